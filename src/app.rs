@@ -1,0 +1,186 @@
+//! Builds a running instance from [`Settings`]: keys, database, migrations, the sequencer, the
+//! genesis policy, and the HTTP server. Tests call [`Application::build`] with port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{dev::Server, web, App, HttpServer};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::ledger::LogSigner;
+use crate::metrics::Metrics;
+use crate::store::{self, DbConnection, DbPool, Sequencer, StoreError};
+use crate::{keys, policy};
+
+/// Everything a handler may use. Passed explicitly as actix app data; there is no global.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: DbPool,
+    pub sequencer: Sequencer,
+    pub signer: LogSigner,
+    pub tokens: TokenKeys,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Runs a read on a pooled connection off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+/// The log and token keys of a data directory, created on first use.
+pub fn instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), StartError> {
+    let log_key = keys::load_or_create(&settings.data_dir.join(keys::LOG_KEY_FILE))?;
+    let token_key = keys::load_or_create(&settings.data_dir.join(keys::TOKEN_KEY_FILE))?;
+    let signer = LogSigner::new(&settings.origin, log_key).map_err(|e| StartError::Config(e.to_string()))?;
+    let tokens = TokenKeys::new(&token_key, &settings.origin, &settings.audience, settings.max_token_ttl)
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    Ok((signer, tokens))
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let (signer, tokens) = instance_keys(&settings)?;
+        let url = settings.database_url();
+        let mut writer = store::establish(&url)?;
+        store::migrate(&mut writer)?;
+        let pool = store::pool(&url, 8)?;
+        let metrics = Arc::new(Metrics::new());
+        let sequencer = Sequencer::start(
+            writer,
+            signer.clone(),
+            metrics.clone(),
+            settings.batch_max,
+            settings.batch_wait,
+        );
+        adopt_genesis_policy(&sequencer).await?;
+
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                addr: settings.listen.clone(),
+                source,
+            })?
+            .port();
+        let state = web::Data::new(AppState {
+            settings,
+            pool,
+            sequencer,
+            signer,
+            tokens,
+            metrics,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
+                .app_data(web::PathConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(1 << 20)
+                        .error_handler(|e, _| AppError::bad_request(json_error_detail(&e)).into()),
+                )
+                .configure(routes)
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::ApiDoc::openapi()))
+        })
+        .workers(2)
+        .shutdown_timeout(5)
+        .listen(listener)
+        .map_err(|source| StartError::Listen {
+            addr: "listener".into(),
+            source,
+        })?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Serde's messages name the field and the problem, not the value, except for unknown enum
+/// variants and fields, which only echo names from our own schema.
+fn json_error_detail(e: &actix_web::error::JsonPayloadError) -> String {
+    format!("request body: {e}")
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(crate::ops::healthz)
+        .service(crate::ops::readyz)
+        .service(crate::ops::metrics)
+        .service(crate::log::key::key)
+        .service(crate::log::checkpoint::checkpoint)
+        .service(crate::log::entries::list_entries)
+        .service(crate::log::entries::get_entry)
+        .service(crate::log::proof::inclusion)
+        .service(crate::log::proof::consistency)
+        .service(crate::policy::adopt::adopt)
+        .service(crate::policy::current::current);
+}
+
+/// Entry 0 of a new ledger is the adoption of the built-in default policy. The check runs
+/// inside the append transaction, under the head lock, so two instances starting together on
+/// one database adopt it once.
+async fn adopt_genesis_policy(sequencer: &Sequencer) -> Result<(), StoreError> {
+    sequencer
+        .append(|ctx| {
+            if ctx.next_index != 0 {
+                return Ok(((), Vec::new()));
+            }
+            Ok((
+                (),
+                vec![policy::adoption(ctx, policy::DEFAULT_NAME, policy::DEFAULT_DOCUMENT)?],
+            ))
+        })
+        .await
+        .map(|_| ())
+}
+
+/// Used by the CLI's `migrate`: connect and apply pending migrations.
+pub fn migrate_only(url: &str) -> Result<usize, StoreError> {
+    let mut conn = store::establish(url)?;
+    store::migrate(&mut conn)
+}
+
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);

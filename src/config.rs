@@ -1,0 +1,52 @@
+//! Settings for one running instance, passed explicitly (no global): the CLI builds them from
+//! flags and environment variables, tests build them directly.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default log origin, also the checkpoint key name (DESIGN §4.3).
+pub const DEFAULT_ORIGIN: &str = "disclosure-ledger.localhost/log";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub listen: String,
+    /// Holds the SQLite file (by default) and the key files.
+    pub data_dir: PathBuf,
+    /// `postgres://…`, or a SQLite path; `None` means `<data_dir>/ledger.db`.
+    pub database_url: Option<String>,
+    /// Log origin: first line of every checkpoint and the name of the log key.
+    pub origin: String,
+    /// `aud` every token must carry.
+    pub audience: String,
+    /// Longest token lifetime accepted (`exp - iat`).
+    pub max_token_ttl: Duration,
+    /// Group commit: most operations in one batch, and how long the sequencer waits for more
+    /// after the first arrives.
+    pub batch_max: usize,
+    pub batch_wait: Duration,
+}
+
+impl Settings {
+    /// Defaults for everything but where the data lives.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_string(),
+            data_dir: data_dir.into(),
+            database_url: None,
+            origin: DEFAULT_ORIGIN.to_string(),
+            audience: "disclosure-ledger".to_string(),
+            max_token_ttl: Duration::from_secs(3600),
+            batch_max: 256,
+            batch_wait: Duration::from_micros(500),
+        }
+    }
+
+    /// The database URL in force: the one given, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => self.data_dir.join("ledger.db").to_string_lossy().into_owned(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Disclosure Ledger: a verifiable, append-only record of law-enforcement data disclosure
+//! requests. `ledger` is the pure format core; `store` the database and append path; the
+//! area folders hold the HTTP handlers; `app` assembles them. `main.rs` is only the CLI.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod ledger;
+pub mod log;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod policy;
+pub mod store;

@@ -1,0 +1,216 @@
+//! The `disclosure-ledger` command line. Only argument handling lives here; every command calls
+//! into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use disclosure_ledger::{app, auth::Role, config::Settings, keys, ledger::LogVerifier, store};
+
+#[derive(Parser)]
+#[command(
+    name = "disclosure-ledger",
+    version,
+    about = "A verifiable ledger of law-enforcement data disclosures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Directory for the SQLite database and the key files.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Log origin: first line of every checkpoint and the log key's name.
+    #[arg(long, env = "LOG_ORIGIN", default_value = disclosure_ledger::config::DEFAULT_ORIGIN)]
+    origin: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on.
+        #[arg(long, env = "LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// postgres://… or a SQLite path (default: <data-dir>/ledger.db).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Most operations per group commit (1 = one commit per operation).
+        #[arg(long, env = "BATCH_MAX", default_value_t = 256)]
+        batch_max: usize,
+        /// Microseconds the sequencer waits for more operations after the first.
+        #[arg(long, env = "BATCH_WAIT_US", default_value_t = 0)]
+        batch_wait_us: u64,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// Create the log key and the token key in the data directory (refuses to overwrite).
+    Keygen {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a ledger-signed token (EdDSA JWT) on stdout.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, env = "TOKEN_ROLE")]
+        role: Role,
+        #[arg(long, env = "TOKEN_SUB")]
+        sub: String,
+        /// Lifetime, e.g. 30m, 1h, 3600s (at most the configured maximum, 1h).
+        #[arg(long, env = "TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+        /// The authority an officer token acts for.
+        #[arg(long, env = "TOKEN_AUTHORITY")]
+        authority: Option<String>,
+    },
+    /// Re-verify a whole ledger database: entries, chain, tree hashes, checkpoints.
+    Verify {
+        /// postgres://… or a SQLite path.
+        #[arg(long, env = "DATABASE_URL")]
+        database: String,
+        /// The log's verifier key; default: derived from the log key in --data-dir.
+        #[arg(long, env = "LOG_KEY")]
+        log_key: Option<String>,
+        /// A signed checkpoint obtained earlier from the log (repeatable); a history rewritten
+        /// since is caught against it.
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?}: unit must be s, m or h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+fn settings(common: &Common) -> Settings {
+    let mut s = Settings::new(&common.data_dir);
+    s.origin = common.origin.clone();
+    s
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            database_url,
+            batch_max,
+            batch_wait_us,
+        } => {
+            let mut s = settings(&common);
+            s.listen = listen;
+            s.database_url = database_url;
+            s.batch_max = batch_max;
+            s.batch_wait = Duration::from_micros(batch_wait_us);
+            actix_web::rt::System::new().block_on(async move {
+                let application = app::Application::build(s).await?;
+                log::info!("listening on port {}", application.port());
+                application.run_until_stopped().await?;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { common, database_url } => {
+            let mut s = settings(&common);
+            s.database_url = database_url;
+            let ran = app::migrate_only(&s.database_url())?;
+            println!("applied {ran} migration(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keygen { common } => {
+            for file in [keys::LOG_KEY_FILE, keys::TOKEN_KEY_FILE] {
+                keys::create(&common.data_dir.join(file))?;
+            }
+            let (signer, _) = app::instance_keys(&settings(&common))?;
+            println!("{}", signer.verifier_key());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            common,
+            role,
+            sub,
+            ttl,
+            authority,
+        } => {
+            let (_, tokens) = app::instance_keys(&settings(&common))?;
+            println!("{}", tokens.mint(role, &sub, ttl, authority)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            database,
+            log_key,
+            checkpoints,
+            common,
+        } => {
+            let vkey = match log_key {
+                Some(k) => k,
+                None => {
+                    let key = keys::read(&common.data_dir.join(keys::LOG_KEY_FILE))?;
+                    disclosure_ledger::ledger::LogSigner::new(&common.origin, key)?.verifier_key()
+                }
+            };
+            let verifier = LogVerifier::new(&vkey)?;
+            let trusted = checkpoints
+                .iter()
+                .map(std::fs::read_to_string)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut conn = store::establish(&database)?;
+            let report = store::verify::verify_ledger(&mut conn, &verifier, &trusted, |_| {})?;
+            println!(
+                "checked {} entries and {} checkpoints in {:.3} s ({:.0} entries/s)",
+                report.entries,
+                report.checkpoints,
+                report.seconds,
+                report.entries_per_second()
+            );
+            match report.failure {
+                None => {
+                    println!("OK: the ledger verifies");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(f) => {
+                    match f.index {
+                        Some(i) => println!("FAILED at entry {i}: {}", f.message),
+                        None => println!("FAILED: {}", f.message),
+                    }
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}

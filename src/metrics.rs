@@ -1,0 +1,71 @@
+//! Prometheus metrics. Labels never carry request data: only fixed names (endpoint patterns,
+//! status classes), so no identifier can reach a label.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Entries appended by this process.
+    pub appends: Counter,
+    /// Operations whose savepoint was rolled back.
+    pub failed_operations: Counter,
+    /// Operations per committed batch.
+    pub batch_size: Histogram,
+    /// Seconds from opening the append transaction to its commit.
+    pub commit_seconds: Histogram,
+    /// Tree size after this process's last commit.
+    pub tree_size: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("disclosure_ledger");
+        let appends = Counter::default();
+        let failed_operations = Counter::default();
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        let tree_size = Gauge::default();
+        registry.register("appends", "Entries appended by this process", appends.clone());
+        registry.register(
+            "failed_operations",
+            "Append operations rolled back",
+            failed_operations.clone(),
+        );
+        registry.register("batch_size", "Operations per group commit", batch_size.clone());
+        registry.register(
+            "commit_seconds",
+            "Append transaction latency, open to commit",
+            commit_seconds.clone(),
+        );
+        registry.register(
+            "tree_size",
+            "Ledger size after this process's last commit",
+            tree_size.clone(),
+        );
+        Self {
+            registry,
+            appends,
+            failed_operations,
+            batch_size,
+            commit_seconds,
+            tree_size,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

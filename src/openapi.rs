@@ -1,0 +1,61 @@
+//! The OpenAPI document, generated from the handlers' annotations. `api-spec/openapi.json` is
+//! this document as committed; `tests/openapi.rs` fails when the two differ.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Disclosure Ledger",
+        description = "A verifiable, append-only ledger of law-enforcement data disclosure requests. Errors are RFC 9457 problem+json.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        crate::ops::healthz,
+        crate::ops::readyz,
+        crate::ops::metrics,
+        crate::log::key::key,
+        crate::log::checkpoint::checkpoint,
+        crate::log::entries::list_entries,
+        crate::log::entries::get_entry,
+        crate::log::proof::inclusion,
+        crate::log::proof::consistency,
+        crate::policy::adopt::adopt,
+        crate::policy::current::current,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::log::EmbargoedEntry)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "log", description = "Checkpoints, entries and proofs"),
+        (name = "policies", description = "Legal-validity policies"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as served and committed: pretty JSON with a trailing newline.
+pub fn document() -> String {
+    let mut s = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,42 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics.
+
+use actix_web::{get, web, HttpResponse};
+
+use crate::app::AppState;
+use crate::error::{AppError, Problem};
+use crate::store::queries;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, body = String, content_type = "text/plain"),
+        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    state
+        .read(|conn| {
+            queries::head_size(conn).map_err(|e| {
+                log::warn!("readiness check failed: {e}");
+                AppError::unavailable("the database is not reachable")
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
+}
+
+/// Prometheus text exposition: appends, batch sizes, commit latency, tree size.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, body = String, content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}

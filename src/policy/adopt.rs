@@ -1,0 +1,75 @@
+use actix_web::{post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{adoption, document_sha256};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::log::EntryReceipt;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptPolicy {
+    /// Short name, `[a-z0-9._-]`, 1–64 characters.
+    pub name: String,
+    /// The policy document (TOML).
+    pub document: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyAdopted {
+    pub name: String,
+    pub sha256: String,
+    #[serde(flatten)]
+    pub receipt: EntryReceipt,
+}
+
+const MAX_DOCUMENT: usize = 256 * 1024;
+
+/// Adopt a policy: appends `policy.adopted` naming the document's SHA-256.
+#[utoipa::path(
+    post, path = "/v1/policies", tag = "policies",
+    request_body = AdoptPolicy,
+    responses(
+        (status = 201, description = "Adopted; the receipt proves the entry", body = PolicyAdopted),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/policies")]
+pub async fn adopt(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<AdoptPolicy>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(&[Role::Admin])?;
+    let AdoptPolicy { name, document } = body.into_inner();
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !name_ok {
+        return Err(AppError::invalid_parameter(
+            "name",
+            "name must be 1 to 64 of a-z 0-9 . _ -",
+        ));
+    }
+    if document.trim().is_empty() || document.len() > MAX_DOCUMENT {
+        return Err(AppError::invalid_parameter(
+            "document",
+            "document must be non-empty and at most 256 KiB",
+        ));
+    }
+    let sha256 = document_sha256(&document);
+    let op_name = name.clone();
+    let ((), appended) = state
+        .sequencer
+        .append(move |ctx| -> Result<_, AppError> { Ok(((), vec![adoption(ctx, &op_name, &document)?])) })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(HttpResponse::Created().json(PolicyAdopted { name, sha256, receipt }))
+}

@@ -1,0 +1,96 @@
+//! One connection type over both backends (diesel `MultiConnection`), chosen by the URL's
+//! scheme rather than by trying each backend in turn, plus per-backend embedded migrations.
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use super::StoreError;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which backend a URL names: `postgres://` or `postgresql://` is PostgreSQL, anything else a
+/// SQLite path (an optional `sqlite://` prefix is dropped).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn sqlite_path(url: &str) -> &str {
+    url.strip_prefix("sqlite://").unwrap_or(url)
+}
+
+/// SQLite settings every connection needs (DESIGN §5): WAL so readers never block the writer,
+/// `synchronous=FULL` so an acknowledged commit survives power loss, a busy timeout so a second
+/// process waits for the write lock instead of failing.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
+    if is_postgres(url) {
+        Ok(DbConnection::Postgresql(PgConnection::establish(url)?))
+    } else {
+        let path = sqlite_path(url);
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("create {}: {e}", dir.display())))?;
+            }
+        }
+        let mut c = SqliteConnection::establish(path)?;
+        c.batch_execute(SQLITE_PRAGMAS)?;
+        Ok(DbConnection::Sqlite(c))
+    }
+}
+
+/// Applies the embedded migrations of the connection's backend; returns how many ran.
+pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let ran = match conn {
+        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    ran.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+pub type DbPool = Pool<Manager>;
+
+/// An r2d2 manager that opens connections with [`establish`], so the backend is chosen by the
+/// URL and every SQLite connection gets its pragmas.
+#[derive(Debug)]
+pub struct Manager {
+    url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<DbConnection, StoreError> {
+        establish(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        conn.ping().map_err(StoreError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// A pool for readers. Writers do not use it: all writes go through the sequencer's own
+/// connection.
+pub fn pool(url: &str, size: u32) -> Result<DbPool, StoreError> {
+    Pool::builder()
+        .max_size(size)
+        .build(Manager { url: url.to_string() })
+        .map_err(|e| StoreError::Pool(e.to_string()))
+}

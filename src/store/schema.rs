@@ -1,0 +1,64 @@
+//! Diesel table definitions, identical for both backends (see `migrations/`).
+
+diesel::table! {
+    log_head (id) {
+        id -> Integer,
+        size -> BigInt,
+    }
+}
+
+diesel::table! {
+    entries (idx) {
+        idx -> BigInt,
+        kind -> Text,
+        subject -> Nullable<Text>,
+        time -> Text,
+        canonical -> Text,
+    }
+}
+
+diesel::table! {
+    tree_hashes (id) {
+        id -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    checkpoints (size) {
+        size -> BigInt,
+        root -> Binary,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    sealed_details (entry_idx) {
+        entry_idx -> BigInt,
+        salt -> Nullable<Binary>,
+        restricted -> Text,
+    }
+}
+
+diesel::table! {
+    vault (id) {
+        id -> Text,
+        request_id -> Text,
+        kind -> Text,
+        value -> Nullable<Text>,
+        nonce -> Nullable<Binary>,
+        commitment -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    policies (adopted_entry) {
+        adopted_entry -> BigInt,
+        name -> Text,
+        sha256 -> Text,
+        document -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(entries, sealed_details, policies);

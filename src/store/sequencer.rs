@@ -1,0 +1,439 @@
+//! The append path (DESIGN §5): one writer thread per process takes a batch of pending
+//! operations and commits them together.
+//!
+//! Order of a batch, and why it is crash-safe:
+//! 1. Open one transaction and take the head lock by *writing* the head row. On PostgreSQL
+//!    this row lock serialises every appender on the database, so two processes never fork
+//!    the chain; on SQLite the first write takes the database's write lock before anything is
+//!    read, so no read-then-upgrade deadlock exists.
+//! 2. Read size, last leaf hash and last time under that lock.
+//! 3. Run each operation in its own savepoint; it makes its state changes and returns its
+//!    entries, which are numbered, canonicalised and hashed before the savepoint is released.
+//!    A failing operation rolls back its savepoint only.
+//! 4. Insert entries, sealed details and tree hashes; sign the new checkpoint; store it and the
+//!    new head size.
+//! 5. Commit once. Only then is any caller answered: an acknowledged write is durable
+//!    (SQLite `synchronous=FULL`, PostgreSQL's default `synchronous_commit`). A crash before
+//!    the commit loses the whole batch and nobody was told it succeeded.
+
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use super::hashes::DbHashReader;
+use super::schema::{checkpoints, entries, log_head, sealed_details, tree_hashes};
+use super::{DbConnection, StoreError};
+use crate::ledger::{
+    commitment, entry::format_time, entry::GENESIS_PREV, hex_hash, merkle, Entry, Hash, LedgerError, LogSigner,
+    SignedCheckpoint,
+};
+use crate::metrics::Metrics;
+
+/// Runs the same diesel expression on the concrete connection: multi-row `INSERT … VALUES`
+/// is not available through `MultiConnection`, but is on each backend, and it turns a batch's
+/// inserts into a few statements instead of one per row.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            DbConnection::Postgresql($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// An entry an operation wants appended; the sequencer fills in index, prev and time.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub kind: String,
+    pub subject: Option<String>,
+    pub public: Map<String, Value>,
+    /// Restricted details: committed to by `sealed` with a fresh salt and kept off-ledger.
+    pub restricted: Option<Value>,
+}
+
+impl NewEntry {
+    pub fn log_level(kind: &str, public: Map<String, Value>) -> Self {
+        Self {
+            kind: kind.to_string(),
+            subject: None,
+            public,
+            restricted: None,
+        }
+    }
+}
+
+/// What an operation sees while it runs: the connection inside its savepoint and the index its
+/// first entry will get.
+pub struct AppendCtx<'a> {
+    pub conn: &'a mut DbConnection,
+    pub next_index: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppendedEntry {
+    pub entry: Entry,
+    pub leaf_hash: Hash,
+}
+
+/// The result of an operation's batch: its entries and the checkpoint that first covers them.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub entries: Vec<AppendedEntry>,
+    /// `None` only when the whole batch appended nothing.
+    pub checkpoint: Option<SignedCheckpoint>,
+}
+
+/// A type-erased operation: its typed output and error stay inside the job until `finish`.
+trait Job: Send {
+    fn run(&mut self, ctx: &mut AppendCtx<'_>) -> Option<Vec<NewEntry>>;
+    fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>);
+}
+
+struct TypedJob<T, E, F> {
+    op: Option<F>,
+    output: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<(T, Appended), E>>,
+}
+
+impl<T, E, F> Job for TypedJob<T, E, F>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Send + 'static,
+{
+    fn run(&mut self, ctx: &mut AppendCtx<'_>) -> Option<Vec<NewEntry>> {
+        let op = self.op.take()?;
+        match op(ctx) {
+            Ok((t, entries)) => {
+                self.output = Some(Ok(t));
+                Some(entries)
+            }
+            Err(e) => {
+                self.output = Some(Err(e));
+                None
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>) {
+        let value = match (self.output, outcome) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(t)), Ok(appended)) => Ok((t, appended)),
+            (_, Err(e)) => Err(E::from(StoreError::Io(format!("append transaction failed: {e}")))),
+            (None, Ok(_)) => Err(E::from(StoreError::Io("operation was not run".into()))),
+        };
+        // The caller may have gone away (client disconnected); the write stands regardless.
+        let _ = self.reply.send(value);
+    }
+}
+
+/// Handle to the writer thread. Cloning is cheap; the thread stops when the last handle drops.
+#[derive(Clone)]
+pub struct Sequencer {
+    tx: mpsc::Sender<Box<dyn Job>>,
+}
+
+impl Sequencer {
+    /// Starts the writer thread on its own connection.
+    pub fn start(
+        conn: DbConnection,
+        signer: LogSigner,
+        metrics: Arc<Metrics>,
+        batch_max: usize,
+        batch_wait: Duration,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let writer = Writer {
+            conn,
+            signer,
+            metrics,
+            batch_max: batch_max.max(1),
+            batch_wait,
+        };
+        std::thread::Builder::new()
+            .name("ledger-sequencer".into())
+            .spawn(move || writer.run(rx))
+            .expect("spawning the sequencer thread");
+        Self { tx }
+    }
+
+    /// Runs `op` atomically with the entries it returns: both commit together or not at all.
+    /// `op` runs on the writer thread inside a savepoint; keep it to database work.
+    pub async fn append<T, E, F>(&self, op: F) -> Result<(T, Appended), E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(TypedJob {
+            op: Some(op),
+            output: None,
+            reply,
+        });
+        self.tx.send(job).map_err(|_| E::from(StoreError::SequencerStopped))?;
+        rx.await.map_err(|_| E::from(StoreError::SequencerStopped))?
+    }
+}
+
+struct Writer {
+    conn: DbConnection,
+    signer: LogSigner,
+    metrics: Arc<Metrics>,
+    batch_max: usize,
+    batch_wait: Duration,
+}
+
+/// Why a savepoint is rolled back.
+enum Abort {
+    Operation,
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Abort::Db(e)
+    }
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Box<dyn Job>>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            let deadline = Instant::now() + self.batch_wait;
+            while batch.len() < self.batch_max {
+                let next = match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => rx.recv_timeout(left).ok(),
+                    _ => rx.try_recv().ok(),
+                };
+                match next {
+                    Some(job) => batch.push(job),
+                    None => break,
+                }
+            }
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&mut self, mut batch: Vec<Box<dyn Job>>) {
+        let started = Instant::now();
+        let mut per_job: Vec<Vec<AppendedEntry>> = Vec::with_capacity(batch.len());
+        let signer = self.signer.clone();
+        let result = self
+            .conn
+            .transaction(|conn| append_batch(conn, &signer, &mut batch, &mut per_job));
+        match result {
+            Ok(checkpoint) => {
+                let appended: usize = per_job.iter().map(Vec::len).sum();
+                self.metrics.appends.inc_by(appended as u64);
+                self.metrics.batch_size.observe(batch.len() as f64);
+                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                if let Some(cp) = &checkpoint {
+                    self.metrics.tree_size.set(cp.size as i64);
+                }
+                for (job, entries) in batch.into_iter().zip(per_job) {
+                    job.finish(Ok(Appended {
+                        entries,
+                        checkpoint: checkpoint.clone(),
+                    }));
+                }
+            }
+            Err(e) => {
+                log::error!("append transaction of {} operations failed: {e}", batch.len());
+                let e = Arc::new(e);
+                for job in batch {
+                    job.finish(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Steps 1–4 of the module comment, inside the batch transaction.
+fn append_batch(
+    conn: &mut DbConnection,
+    signer: &LogSigner,
+    batch: &mut [Box<dyn Job>],
+    per_job: &mut Vec<Vec<AppendedEntry>>,
+) -> Result<Option<SignedCheckpoint>, StoreError> {
+    // 1. The head lock.
+    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+        .set(log_head::size.eq(log_head::size))
+        .execute(conn)?;
+    // 2. The head.
+    let start: i64 = log_head::table
+        .filter(log_head::id.eq(1))
+        .select(log_head::size)
+        .first(conn)?;
+    let start = start as u64;
+    let (mut prev, mut last_time) = if start == 0 {
+        (GENESIS_PREV.to_string(), String::new())
+    } else {
+        let leaf: Vec<u8> = tree_hashes::table
+            .filter(tree_hashes::id.eq(merkle::stored_hash_index(0, start - 1) as i64))
+            .select(tree_hashes::hash)
+            .first(conn)?;
+        let time: String = entries::table
+            .filter(entries::idx.eq(start as i64 - 1))
+            .select(entries::time)
+            .first(conn)?;
+        (hex::encode(leaf), time)
+    };
+    let now = format_time(chrono::Utc::now());
+    if now > last_time {
+        last_time = now;
+    }
+
+    // 3. Operations, each in its savepoint.
+    let mut next = start;
+    let mut rows: Vec<Built> = Vec::new();
+    for job in batch.iter_mut() {
+        let first = next;
+        let staged = conn.transaction::<_, Abort, _>(|conn| {
+            let mut ctx = AppendCtx {
+                conn,
+                next_index: first,
+            };
+            let new_entries = job.run(&mut ctx).ok_or(Abort::Operation)?;
+            let mut staged = Vec::with_capacity(new_entries.len());
+            let mut link = prev.clone();
+            for (i, ne) in new_entries.into_iter().enumerate() {
+                match build_entry(first + i as u64, &link, &last_time, ne) {
+                    Ok(built) => {
+                        link = hex_hash(&built.2);
+                        staged.push(built);
+                    }
+                    Err(e) => {
+                        log::error!("operation produced an entry that cannot be canonicalised: {e}");
+                        return Err(Abort::Operation);
+                    }
+                }
+            }
+            Ok(staged)
+        });
+        match staged {
+            Ok(staged) => {
+                if let Some(last) = staged.last() {
+                    prev = hex_hash(&last.2);
+                }
+                next += staged.len() as u64;
+                per_job.push(
+                    staged
+                        .iter()
+                        .map(|(e, _, h, _)| AppendedEntry {
+                            entry: e.clone(),
+                            leaf_hash: *h,
+                        })
+                        .collect(),
+                );
+                rows.extend(staged);
+            }
+            Err(Abort::Operation) => per_job.push(Vec::new()),
+            Err(Abort::Db(e)) => return Err(e.into()),
+        }
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+
+    // 4. Entries, sealed details, tree hashes, checkpoint, head.
+    let entry_rows: Vec<_> = rows
+        .iter()
+        .map(|(e, canonical, _, _)| {
+            (
+                entries::idx.eq(e.index as i64),
+                entries::kind.eq(&e.kind),
+                entries::subject.eq(&e.subject),
+                entries::time.eq(&e.time),
+                entries::canonical.eq(canonical),
+            )
+        })
+        .collect();
+    for chunk in entry_rows.chunks(500) {
+        per_backend!(conn, c => diesel::insert_into(entries::table).values(chunk).execute(c))?;
+    }
+    let sealed_rows: Vec<_> = rows
+        .iter()
+        .filter_map(|(e, _, _, sealed)| {
+            sealed.as_ref().map(|(salt, restricted)| {
+                (
+                    sealed_details::entry_idx.eq(e.index as i64),
+                    sealed_details::salt.eq(Some(salt.clone())),
+                    sealed_details::restricted.eq(restricted.clone()),
+                )
+            })
+        })
+        .collect();
+    for chunk in sealed_rows.chunks(500) {
+        per_backend!(conn, c => diesel::insert_into(sealed_details::table).values(chunk).execute(c))?;
+    }
+
+    let hash_start = merkle::stored_hash_index(0, start);
+    let mut reader = DbHashReader::with_overlay(conn, hash_start);
+    for (i, (_, _, leaf, _)) in rows.iter().enumerate() {
+        let new = merkle::hashes_to_store(start + i as u64, *leaf, &reader)?;
+        reader.push_overlay(&new);
+    }
+    let size = start + rows.len() as u64;
+    let root = merkle::root(size, &reader)?;
+    let hash_rows: Vec<_> = reader
+        .overlay()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                tree_hashes::id.eq((hash_start + i as u64) as i64),
+                tree_hashes::hash.eq(h.0.to_vec()),
+            )
+        })
+        .collect();
+    let conn = reader.conn();
+    for chunk in hash_rows.chunks(500) {
+        per_backend!(conn, c => diesel::insert_into(tree_hashes::table).values(chunk).execute(c))?;
+    }
+    let checkpoint = signer.sign(size, root)?;
+    diesel::insert_into(checkpoints::table)
+        .values((
+            checkpoints::size.eq(size as i64),
+            checkpoints::root.eq(root.0.to_vec()),
+            checkpoints::note.eq(&checkpoint.note),
+        ))
+        .execute(conn)?;
+    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+        .set(log_head::size.eq(size as i64))
+        .execute(conn)?;
+    Ok(Some(checkpoint))
+}
+
+type Built = (Entry, String, Hash, Option<(Vec<u8>, String)>);
+
+fn build_entry(index: u64, prev: &str, time: &str, ne: NewEntry) -> Result<Built, LedgerError> {
+    let sealed = match &ne.restricted {
+        Some(restricted) => {
+            let salt = commitment::fresh_nonce();
+            let c = commitment::sealed(&salt, restricted)?;
+            let text = String::from_utf8(crate::ledger::entry::canonicalize(restricted)?)
+                .map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
+            Some((hex_hash(&c), salt.to_vec(), text))
+        }
+        None => None,
+    };
+    let entry = Entry {
+        v: 1,
+        index,
+        prev: prev.to_string(),
+        time: time.to_string(),
+        kind: ne.kind,
+        subject: ne.subject,
+        public: ne.public,
+        sealed: sealed.as_ref().map(|s| s.0.clone()),
+    };
+    entry.check_form()?;
+    let canonical = entry.canonical_bytes()?;
+    let leaf = crate::ledger::entry::leaf_hash(&canonical);
+    let canonical = String::from_utf8(canonical).map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
+    Ok((entry, canonical, leaf, sealed.map(|(_, salt, text)| (salt, text))))
+}

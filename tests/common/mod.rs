@@ -1,0 +1,130 @@
+//! Test harness: every test starts the real server on port 0 over a fresh database — a SQLite
+//! file in a temporary directory, or, when `TEST_DATABASE_URL` names a PostgreSQL server, a new
+//! database created on it for this test alone.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use disclosure_ledger::app::{self, Application};
+use disclosure_ledger::auth::Role;
+use disclosure_ledger::config::Settings;
+use disclosure_ledger::ledger::LogVerifier;
+
+pub struct TestApp {
+    pub base: String,
+    pub settings: Settings,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+/// A database URL no other test uses.
+pub fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => {
+            use diesel::{Connection, RunQueryDsl};
+            let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = diesel::PgConnection::establish(&admin).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create test database");
+            let (prefix, _) = admin.rsplit_once('/').expect("TEST_DATABASE_URL ends in /<database>");
+            format!("{prefix}/{name}")
+        }
+        _ => dir.join("ledger.db").to_string_lossy().into_owned(),
+    }
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL")
+        .map(|v| !v.is_empty())
+        .unwrap_or(false)
+}
+
+pub fn settings_for(dir: &std::path::Path, database_url: &str) -> Settings {
+    let mut s = Settings::new(dir);
+    s.listen = "127.0.0.1:0".into();
+    s.database_url = Some(database_url.to_string());
+    s
+}
+
+pub async fn spawn() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database_url(dir.path());
+    spawn_with(dir, database_url, |_| {}).await
+}
+
+pub async fn spawn_with(dir: tempfile::TempDir, database_url: String, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = settings_for(dir.path(), &database_url);
+    tweak(&mut settings);
+    let application = Application::build(settings.clone()).await.expect("application starts");
+    let base = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    TestApp {
+        base,
+        settings,
+        database_url,
+        client,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn token(&self, role: Role) -> String {
+        let (_, tokens) = app::instance_keys(&self.settings).unwrap();
+        tokens.mint(role, "test-user", Duration::from_secs(600), None).unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.unwrap()
+    }
+
+    pub async fn verifier(&self) -> LogVerifier {
+        LogVerifier::new(self.text("/v1/log/key").await.trim()).unwrap()
+    }
+
+    /// Appends a policy adoption as an admin; returns the response body.
+    pub async fn adopt_policy(&self, name: &str, document: &str) -> serde_json::Value {
+        let r = self
+            .client
+            .post(self.url("/v1/policies"))
+            .bearer_auth(self.token(Role::Admin))
+            .json(&serde_json::json!({ "name": name, "document": document }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+}
+
+/// Asserts an RFC 9457 problem with the given status.
+pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(r.status(), status);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].as_str().unwrap().starts_with("https://"));
+    assert!(!body["detail"].as_str().unwrap().is_empty());
+    body
+}
