@@ -139,10 +139,30 @@ impl Application {
     }
 }
 
-/// Serde's messages name the field and the problem, not the value, except for unknown enum
-/// variants and fields, which only echo names from our own schema.
+/// Serde's messages can quote the offending value ("invalid type: string \"+33…\""), and a
+/// value may be an identifier: only messages that name fields of our own schema are passed on,
+/// anything else is reduced to where in the body the problem is.
 fn json_error_detail(e: &actix_web::error::JsonPayloadError) -> String {
-    format!("request body: {e}")
+    use actix_web::error::JsonPayloadError;
+    match e {
+        JsonPayloadError::Deserialize(de) => {
+            let msg = de.to_string();
+            if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+                format!("request body: {}", msg.split(" at line").next().unwrap_or_default())
+            } else {
+                format!(
+                    "request body is not valid for this endpoint (line {}, column {})",
+                    de.line(),
+                    de.column()
+                )
+            }
+        }
+        JsonPayloadError::ContentType => "Content-Type must be application/json".to_string(),
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            "request body is too large".to_string()
+        }
+        _ => "request body could not be read".to_string(),
+    }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

@@ -196,3 +196,32 @@ async fn health_readiness_and_metrics_answer() {
     assert!(metrics.contains("disclosure_ledger_tree_size 2"), "{metrics}");
     assert!(metrics.contains("disclosure_ledger_commit_seconds_bucket"), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_body_error_never_echoes_the_submitted_value() {
+    let app = spawn().await;
+    let r = app
+        .client
+        .post(app.url("/v1/policies"))
+        .bearer_auth(app.token(Role::Admin))
+        .header("content-type", "application/json")
+        .body(r#"{"name": 33612345678, "document": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(r, 400).await;
+    assert!(!body.to_string().contains("33612345678"), "{body}");
+    let r = app
+        .client
+        .post(app.url("/v1/policies"))
+        .bearer_auth(app.token(Role::Admin))
+        .json(&serde_json::json!({ "name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(r, 400).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("missing field `document`"),
+        "{body}"
+    );
+}

@@ -29,11 +29,12 @@ fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
-/// SQLite settings every connection needs (DESIGN §5): WAL so readers never block the writer,
+/// SQLite settings every connection needs (DESIGN §5), busy timeout first so that even the
+/// journal-mode pragma waits for a lock another connection holds: WAL so readers never block the writer,
 /// `synchronous=FULL` so an acknowledged commit survives power loss, a busy timeout so a second
 /// process waits for the write lock instead of failing.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
 
 pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
     if is_postgres(url) {
