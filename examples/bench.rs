@@ -8,6 +8,8 @@
 //! 2. `verify` entries/s over a SQLite ledger of `--entries` entries;
 //! 3. inclusion-proof latency p50/p99 over HTTP at that size;
 //! 4. bytes on disk per entry.
+//!
+//! `--skip-appends` runs only 2–4; `--keep DIR` keeps the large ledger in DIR for profiling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,6 +82,7 @@ fn arg(name: &str) -> Option<String> {
 async fn main() {
     let n: u64 = arg("--entries").map(|s| s.parse().unwrap()).unwrap_or(1_000_000);
     let pg = arg("--pg");
+    let skip_appends = std::env::args().any(|a| a == "--skip-appends");
     let dir = tempfile::tempdir().unwrap();
 
     println!("| backend | mode | durable appends/s |");
@@ -88,7 +91,7 @@ async fn main() {
     if let Some(pg) = &pg {
         backends.push(("PostgreSQL", Some(pg.clone())));
     }
-    for (name, admin) in &backends {
+    for (name, admin) in backends.iter().filter(|_| !skip_appends) {
         let url = |tag: &str| match admin {
             Some(a) => fresh_pg(a),
             None => dir
@@ -105,7 +108,10 @@ async fn main() {
     }
 
     // A large SQLite ledger for verify, proofs and size.
-    let data = dir.path().join("big");
+    // `--keep DIR` leaves it there (with the bench log key's origin `bench.localhost/log`).
+    let data = arg("--keep")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("big"));
     let url = data.join("ledger.db").to_string_lossy().into_owned();
     std::fs::create_dir_all(&data).unwrap();
     let fill = Instant::now();

@@ -254,3 +254,65 @@ fn every_tamper_case_is_caught_at_its_first_bad_index() {
         );
     }
 }
+
+#[test]
+fn the_single_pass_canonical_check_agrees_with_the_jcs_vectors() {
+    use disclosure_ledger::ledger::canonical_check::is_canonical;
+    let v = vectors();
+    for case in v["jcs"].as_array().unwrap() {
+        assert!(
+            is_canonical(s(&case["canonical"]).as_bytes()),
+            "{}",
+            s(&case["canonical"])
+        );
+        if case["input"] != case["canonical"] {
+            assert!(!is_canonical(s(&case["input"]).as_bytes()), "{}", s(&case["input"]));
+        }
+    }
+}
+
+/// Differential test: on every chain entry and thousands of one-byte mutations of it, the
+/// single-pass check accepts exactly what parse-and-re-serialise accepts, and reads the same
+/// index and prev.
+#[test]
+fn the_single_pass_entry_check_agrees_with_parse_and_reserialise_on_mutations() {
+    use disclosure_ledger::ledger::canonical_check::check_entry;
+    let v = vectors();
+    let mut cases = 0;
+    for canonical in v["chain"]["canonical"].as_array().unwrap() {
+        let bytes = s(canonical).as_bytes();
+        let mut variants: Vec<Vec<u8>> = vec![bytes.to_vec()];
+        for i in 0..=bytes.len() {
+            for insert in [b' ', b'\\', b'0', b'"', b','] {
+                let mut m = bytes.to_vec();
+                m.insert(i, insert);
+                variants.push(m);
+            }
+            if i + 1 < bytes.len() {
+                let mut m = bytes.to_vec();
+                m.swap(i, i + 1);
+                variants.push(m);
+                let mut m = bytes.to_vec();
+                m.remove(i);
+                variants.push(m);
+            }
+        }
+        for m in variants {
+            cases += 1;
+            let reference = Entry::from_canonical(&m);
+            let fast = check_entry(&m);
+            assert_eq!(
+                fast.is_ok(),
+                reference.is_ok(),
+                "disagree on {:?}: {:?} vs {:?}",
+                String::from_utf8_lossy(&m),
+                fast,
+                reference
+            );
+            if let (Ok(f), Ok(r)) = (fast, reference) {
+                assert_eq!((f.index, f.prev), (r.index, r.prev.as_str()));
+            }
+        }
+    }
+    assert!(cases > 5000, "{cases}");
+}

@@ -137,7 +137,7 @@ fn is_lower_hex64(s: &str) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the one spelling DESIGN §4.1 allows, and a real instant.
-fn is_rfc3339_millis_utc(s: &str) -> bool {
+pub(super) fn is_rfc3339_millis_utc(s: &str) -> bool {
     s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.' && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 

@@ -10,6 +10,7 @@
 //! - [`commitment`]: the sealed-details and identifier commitments of DESIGN §4.4;
 //! - [`identifier`]: normalisation of phone numbers, IP addresses, usernames and user ids.
 
+pub mod canonical_check;
 pub mod chain;
 pub mod checkpoint;
 pub mod commitment;

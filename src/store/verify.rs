@@ -2,8 +2,8 @@
 //! would do it: trust nothing stored but the log's public key (and, optionally, checkpoints
 //! obtained earlier from the log).
 //!
-//! For every entry in index order: the row's index is its position; its bytes parse as an
-//! entry and are canonical; `prev` is the recomputed leaf hash of the entry before; its
+//! For every entry in index order: the row's index is its position; its bytes are an entry in
+//! canonical form (checked in one pass by `ledger::canonical_check`, several rows at a time); `prev` is the recomputed leaf hash of the entry before; its
 //! recomputed leaf hash equals the stored one. Then the recomputed tree must reproduce every
 //! stored tree hash, and every stored (and every given) checkpoint must carry a valid signature
 //! and the recomputed root at its size. A history rewritten consistently — entries, hashes
@@ -16,10 +16,13 @@ use diesel::prelude::*;
 use super::schema::{entries, tree_hashes};
 use super::{queries, DbConnection, StoreError};
 use crate::ledger::{
-    chain::check_link, entry::GENESIS_PREV, hex_hash, merkle, merkle::MemoryHashes, Entry, Hash, LogVerifier,
+    canonical_check::check_entry, entry::leaf_hash, hex_hash, merkle, merkle::MemoryHashes, Hash, LogVerifier,
 };
 
-const PAGE: i64 = 20_000;
+/// The `prev` of entry 0.
+const GENESIS_PREV_BYTES: [u8; 32] = [0; 32];
+
+const PAGE: u64 = 16_384;
 
 /// Where verification first failed. `index` names the entry when one can be named.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,13 +63,12 @@ pub fn verify_ledger(
 ) -> Result<VerifyReport, StoreError> {
     let started = Instant::now();
     let mut tree = MemoryHashes::new();
-    let mut stored = StoredHashes::default();
-    let failure = check_entries(conn, &mut tree, &mut stored, &mut progress)?;
+    let failure = check_entries(conn, &mut tree, &mut progress)?;
     let size = tree.size();
     let mut checked_checkpoints = 0;
     let failure = match failure {
         Some(f) => Some(f),
-        None => check_tail(conn, &tree, &mut stored)?.or(check_checkpoints(
+        None => check_tail(conn, &tree)?.or(check_checkpoints(
             conn,
             verifier,
             trusted,
@@ -82,105 +84,182 @@ pub fn verify_ledger(
     })
 }
 
-/// The stored tree hashes, read page by page as the entry pass needs them.
-#[derive(Default)]
-struct StoredHashes {
+/// One page of the log as the reader thread delivers it: rows with `idx` in
+/// `[first, first + PAGE)`, and the stored tree hashes written with those entries, indexed
+/// from `stored_hash_index(0, first)`.
+struct Page {
+    first: u64,
+    rows: Vec<(i64, String)>,
     hashes: Vec<Option<Hash>>,
-    exhausted: bool,
 }
 
-impl StoredHashes {
-    fn get(&mut self, conn: &mut DbConnection, id: u64) -> Result<Option<Hash>, StoreError> {
-        while (id as usize) >= self.hashes.len() && !self.exhausted {
-            let from = self.hashes.len() as i64;
-            let rows: Vec<(i64, Vec<u8>)> = tree_hashes::table
-                .select((tree_hashes::id, tree_hashes::hash))
-                .filter(tree_hashes::id.ge(from).and(tree_hashes::id.lt(from + PAGE * 2)))
-                .order(tree_hashes::id.asc())
-                .load(conn)?;
-            self.hashes.resize(from as usize + (PAGE * 2) as usize, None);
-            for (i, bytes) in rows.iter() {
-                self.hashes[*i as usize] = bytes.as_slice().try_into().ok().map(Hash);
-            }
-            if rows.is_empty() {
-                let more: i64 = tree_hashes::table
-                    .filter(tree_hashes::id.ge(from))
-                    .count()
-                    .get_result(conn)?;
-                self.exhausted = more == 0;
-            }
-        }
-        Ok(self.hashes.get(id as usize).copied().flatten())
+fn read_page(conn: &mut DbConnection, first: u64) -> Result<Page, StoreError> {
+    let rows: Vec<(i64, String)> = entries::table
+        .select((entries::idx, entries::canonical))
+        .filter(
+            entries::idx
+                .ge(first as i64)
+                .and(entries::idx.lt((first + PAGE) as i64)),
+        )
+        .order(entries::idx.asc())
+        .load(conn)?;
+    let lo = merkle::stored_hash_index(0, first);
+    let hi = merkle::stored_hash_index(0, first + PAGE);
+    let stored: Vec<(i64, Vec<u8>)> = tree_hashes::table
+        .select((tree_hashes::id, tree_hashes::hash))
+        .filter(tree_hashes::id.ge(lo as i64).and(tree_hashes::id.lt(hi as i64)))
+        .load(conn)?;
+    let mut hashes = vec![None; (hi - lo) as usize];
+    for (id, bytes) in stored {
+        hashes[(id as u64 - lo) as usize] = <[u8; 32]>::try_from(bytes.as_slice()).ok().map(Hash);
     }
+    Ok(Page { first, rows, hashes })
 }
 
+/// Lowercase hex to bytes; `check_entry` has already checked the digits.
+fn decode_hash(s: &str) -> Option<Hash> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (nibble(b[2 * i])? << 4) | nibble(b[2 * i + 1])?;
+    }
+    Some(Hash(out))
+}
+
+/// What the parallel part of the entry pass learns of one row.
+struct Checked {
+    index: u64,
+    prev: Hash,
+    leaf: Hash,
+}
+
+/// Canonical form, member types and leaf hash of each row: independent per entry, so split
+/// across the machine's cores. The chain and tree checks that follow are sequential.
+fn check_rows(rows: &[(i64, String)]) -> Vec<Result<Checked, String>> {
+    let one = |(_, canonical): &(i64, String)| -> Result<Checked, String> {
+        let view = check_entry(canonical.as_bytes()).map_err(|e| e.to_string())?;
+        let prev = decode_hash(view.prev).ok_or("prev is not 64 hex digits")?;
+        Ok(Checked {
+            index: view.index,
+            prev,
+            leaf: leaf_hash(canonical.as_bytes()),
+        })
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    if threads < 2 || rows.len() < 1024 {
+        return rows.iter().map(one).collect();
+    }
+    let chunk = rows.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("verify worker panicked"))
+            .collect()
+    })
+}
+
+/// The entry pass. A reader thread fetches the next page from the database while this one
+/// checks the current page; within a page, rows are checked on all cores (`check_rows`), then
+/// chained and added to the tree in order.
 fn check_entries(
     conn: &mut DbConnection,
     tree: &mut MemoryHashes,
-    stored: &mut StoredHashes,
     progress: &mut impl FnMut(u64),
 ) -> Result<Option<VerifyFailure>, StoreError> {
-    let mut expected_prev = GENESIS_PREV.to_string();
-    let mut pos: u64 = 0;
-    loop {
-        let rows: Vec<(i64, String)> = entries::table
-            .select((entries::idx, entries::canonical))
-            .filter(entries::idx.ge(pos as i64))
-            .order(entries::idx.asc())
-            .limit(PAGE)
-            .load(conn)?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        for (idx, canonical) in rows {
-            if idx as u64 != pos {
-                return Ok(fail(
-                    Some(pos),
-                    format!("entry {pos} is missing: the next stored entry is {idx}"),
-                ));
-            }
-            let entry = match Entry::from_canonical(canonical.as_bytes()) {
-                Ok(e) => e,
-                Err(e) => return Ok(fail(Some(pos), format!("entry {pos}: {e}"))),
-            };
-            if let Err(brk) = check_link(pos, &expected_prev, &entry) {
-                return Ok(fail(
-                    Some(brk.position),
-                    format!("entry {}: {}", brk.position, brk.reason),
-                ));
-            }
-            let leaf = crate::ledger::entry::leaf_hash(canonical.as_bytes());
-            let first_new = merkle::stored_hash_index(0, pos);
-            let new = tree.push(leaf)?.to_vec();
-            for (k, h) in new.iter().enumerate() {
-                let id = first_new + k as u64;
-                match stored.get(conn, id)? {
-                    Some(s) if s == *h => {}
-                    Some(_) if k == 0 => {
-                        return Ok(fail(
-                            Some(pos),
-                            format!("entry {pos}: its content does not match its stored leaf hash (changed after it was written)"),
-                        ))
-                    }
-                    Some(_) => {
-                        return Ok(fail(Some(pos), format!("stored tree hash {id} (completed by entry {pos}) does not match the entries")))
-                    }
-                    None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing"))),
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Page, StoreError>>(1);
+        s.spawn(move || {
+            let mut first = 0;
+            loop {
+                let page = read_page(conn, first);
+                let done = matches!(&page, Ok(p) if (p.rows.len() as u64) < PAGE) || page.is_err();
+                if tx.send(page).is_err() || done {
+                    return;
                 }
+                first += PAGE;
             }
-            expected_prev = hex_hash(&leaf);
-            pos += 1;
+        });
+        let mut expected_prev = Hash(GENESIS_PREV_BYTES);
+        let mut pos: u64 = 0;
+        for page in rx {
+            let page = page?;
+            let hash_base = merkle::stored_hash_index(0, page.first);
+            for ((idx, _), checked) in page.rows.iter().zip(check_rows(&page.rows)) {
+                if *idx as u64 != pos {
+                    return Ok(fail(
+                        Some(pos),
+                        format!("entry {pos} is missing: the next stored entry is {idx}"),
+                    ));
+                }
+                let c = match checked {
+                    Ok(c) => c,
+                    Err(e) => return Ok(fail(Some(pos), format!("entry {pos}: {e}"))),
+                };
+                if c.index != pos {
+                    return Ok(fail(
+                        Some(pos),
+                        format!("entry {pos}: entry at position {pos} says index {}", c.index),
+                    ));
+                }
+                if c.prev != expected_prev {
+                    return Ok(fail(
+                        Some(pos),
+                        format!(
+                            "entry {pos}: prev {} does not match the leaf hash {} of entry {}",
+                            hex_hash(&c.prev),
+                            hex_hash(&expected_prev),
+                            pos.wrapping_sub(1)
+                        ),
+                    ));
+                }
+                let first_new = merkle::stored_hash_index(0, pos);
+                for (k, h) in tree.push(c.leaf)?.iter().enumerate() {
+                    let id = first_new + k as u64;
+                    match page.hashes.get((id - hash_base) as usize).copied().flatten() {
+                        Some(s) if s == *h => {}
+                        Some(_) if k == 0 => {
+                            return Ok(fail(
+                                Some(pos),
+                                format!("entry {pos}: its content does not match its stored leaf hash (changed after it was written)"),
+                            ))
+                        }
+                        Some(_) => {
+                            return Ok(fail(Some(pos), format!("stored tree hash {id} (completed by entry {pos}) does not match the entries")))
+                        }
+                        None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing"))),
+                    }
+                }
+                expected_prev = c.leaf;
+                pos += 1;
+            }
+            progress(pos);
+            if (page.rows.len() as u64) < PAGE && pos == page.first + page.rows.len() as u64 {
+                break;
+            }
         }
-        progress(pos);
-    }
+        Ok(None)
+    })
 }
 
 /// The head row and the hash table must end where the entries end.
-fn check_tail(
-    conn: &mut DbConnection,
-    tree: &MemoryHashes,
-    stored: &mut StoredHashes,
-) -> Result<Option<VerifyFailure>, StoreError> {
+fn check_tail(conn: &mut DbConnection, tree: &MemoryHashes) -> Result<Option<VerifyFailure>, StoreError> {
     let size = tree.size();
     let head = queries::head_size(conn)?;
     if head != size {
@@ -193,7 +272,11 @@ fn check_tail(
         ));
     }
     let expected = merkle::stored_hash_count(size);
-    if stored.get(conn, expected)?.is_some() {
+    let beyond: i64 = tree_hashes::table
+        .filter(tree_hashes::id.ge(expected as i64))
+        .count()
+        .get_result(conn)?;
+    if beyond > 0 {
         return Ok(fail(
             Some(size),
             format!("tree hashes exist beyond the {size} stored entries: the tail was truncated"),
