@@ -41,6 +41,14 @@ impl AppState {
         })
         .await?
     }
+
+    /// Runs a short read on the calling worker thread. Only for point reads that take tens of
+    /// microseconds (proofs, single entries): the hop to the blocking pool costs more than the
+    /// read and dominates their latency tail.
+    pub fn read_now<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>) -> Result<T, AppError> {
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

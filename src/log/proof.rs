@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::ledger::{hex_hash, merkle, Hash};
-use crate::store::{queries, DbHashReader};
+use crate::store::{queries, with_prefetch, StoreError};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -60,34 +60,38 @@ pub async fn inclusion(
     params: web::Query<InclusionParams>,
 ) -> Result<HttpResponse, AppError> {
     let InclusionParams { index, size } = params.into_inner();
-    let proof = state
-        .read(move |conn| {
-            let tree = queries::head_size(conn)?;
-            let size = size.unwrap_or(tree);
-            if size > tree {
-                return Err(AppError::not_found(format!(
-                    "size {size} is beyond the tree size {tree}"
-                )));
-            }
-            if index >= size {
-                return Err(AppError::not_found(format!(
-                    "index {index} is not in a tree of size {size}"
-                )));
-            }
-            let reader = DbHashReader::new(conn);
-            let leaf = tlog_tiles::HashReader::read_hashes(&reader, &[merkle::stored_hash_index(0, index)])
-                .map_err(AppError::internal)?[0];
-            let root = merkle::root(size, &reader).map_err(AppError::internal)?;
-            let path = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
-            Ok(InclusionProof {
-                index,
-                size,
-                leaf_hash: hex_hash(&leaf),
-                root: hex_hash(&root),
-                proof: hexes(&path),
-            })
+    let proof = state.read_now(|conn| {
+        let tree = queries::head_size(conn)?;
+        let size = size.unwrap_or(tree);
+        if size > tree {
+            return Err(AppError::not_found(format!(
+                "size {size} is beyond the tree size {tree}"
+            )));
+        }
+        if index >= size {
+            return Err(AppError::not_found(format!(
+                "index {index} is not in a tree of size {size}"
+            )));
+        }
+        let (leaf, root, path) = with_prefetch(conn, |r| {
+            let leaf = tlog_tiles::HashReader::read_hashes(r, &[merkle::stored_hash_index(0, index)])
+                .map_err(|e| crate::ledger::LedgerError::Proof(e.to_string()))?[0];
+            Ok::<_, crate::ledger::LedgerError>((
+                leaf,
+                merkle::root(size, r)?,
+                merkle::inclusion_proof(index, size, r)?,
+            ))
         })
-        .await?;
+        .map_err(StoreError::from)?
+        .map_err(AppError::internal)?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash: hex_hash(&leaf),
+            root: hex_hash(&root),
+            proof: hexes(&path),
+        })
+    })?;
     Ok(HttpResponse::Ok().json(proof))
 }
 
@@ -110,20 +114,19 @@ pub async fn consistency(
     if from > to {
         return Err(AppError::invalid_parameter("from", "from must not exceed to"));
     }
-    let proof = state
-        .read(move |conn| {
-            let tree = queries::head_size(conn)?;
-            if to > tree {
-                return Err(AppError::not_found(format!("size {to} is beyond the tree size {tree}")));
-            }
-            let reader = DbHashReader::new(conn);
-            let path = merkle::consistency_proof(from, to, &reader).map_err(AppError::internal)?;
-            Ok(ConsistencyProof {
-                from,
-                to,
-                proof: hexes(&path),
-            })
+    let proof = state.read_now(|conn| {
+        let tree = queries::head_size(conn)?;
+        if to > tree {
+            return Err(AppError::not_found(format!("size {to} is beyond the tree size {tree}")));
+        }
+        let path = with_prefetch(conn, |r| merkle::consistency_proof(from, to, r))
+            .map_err(StoreError::from)?
+            .map_err(AppError::internal)?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            proof: hexes(&path),
         })
-        .await?;
+    })?;
     Ok(HttpResponse::Ok().json(proof))
 }

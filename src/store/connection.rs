@@ -34,7 +34,8 @@ fn sqlite_path(url: &str) -> &str {
 /// `synchronous=FULL` so an acknowledged commit survives power loss, a busy timeout so a second
 /// process waits for the write lock instead of failing.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+     PRAGMA mmap_size = 1073741824;";
 
 pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
     if is_postgres(url) {

@@ -84,3 +84,49 @@ impl tlog_tiles::HashReader for DbHashReader<'_> {
             .collect()
     }
 }
+
+/// Reads every hash a computation needs in one query: the computation runs once against a
+/// recorder (the tree arithmetic asks for the same indexes whatever the hashes are), the
+/// recorded indexes are fetched together, and it runs again on them. A proof then costs one
+/// round trip instead of one per `read_hashes` call.
+pub fn with_prefetch<T, E>(
+    conn: &mut DbConnection,
+    f: impl Fn(&Prefetched) -> Result<T, E>,
+) -> Result<Result<T, E>, diesel::result::Error> {
+    let recorder = Prefetched::Recording(RefCell::new(Vec::new()));
+    let _ = f(&recorder);
+    let Prefetched::Recording(wanted) = recorder else {
+        unreachable!()
+    };
+    let wanted: Vec<i64> = wanted.into_inner().into_iter().map(|i| i as i64).collect();
+    let rows: Vec<(i64, Vec<u8>)> = tree_hashes::table
+        .filter(tree_hashes::id.eq_any(&wanted))
+        .select((tree_hashes::id, tree_hashes::hash))
+        .load(conn)?;
+    let loaded = rows
+        .into_iter()
+        .filter_map(|(id, bytes)| Some((id as u64, Hash(bytes.try_into().ok()?))))
+        .collect();
+    Ok(f(&Prefetched::Loaded(loaded)))
+}
+
+/// The two passes of [`with_prefetch`].
+pub enum Prefetched {
+    Recording(RefCell<Vec<u64>>),
+    Loaded(std::collections::HashMap<u64, Hash>),
+}
+
+impl tlog_tiles::HashReader for Prefetched {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        match self {
+            Prefetched::Recording(seen) => {
+                seen.borrow_mut().extend_from_slice(indexes);
+                Ok(vec![Hash([0; 32]); indexes.len()])
+            }
+            Prefetched::Loaded(map) => indexes
+                .iter()
+                .map(|i| map.get(i).copied().ok_or(tlog_tiles::Error::IndexesNotInTree))
+                .collect(),
+        }
+    }
+}

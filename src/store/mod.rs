@@ -9,7 +9,7 @@ mod sequencer;
 pub mod verify;
 
 pub use connection::{establish, is_postgres, migrate, pool, DbConnection, DbPool};
-pub use hashes::DbHashReader;
+pub use hashes::{with_prefetch, DbHashReader, Prefetched};
 pub use sequencer::{AppendCtx, Appended, AppendedEntry, NewEntry, Sequencer};
 
 use thiserror::Error;
