@@ -4,62 +4,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use disclosure_ledger::auth::Role;
 use disclosure_ledger::ledger::{merkle, parse_hex_hash};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path, database_url: &str) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start server process");
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let port = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
-        if let Some(p) = line.split("listening on port ").nth(1) {
-            break p.trim().parse::<u16>().unwrap();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
 
 #[tokio::test]
 async fn two_processes_appending_at_once_make_one_valid_chain() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = common::fresh_database_url(dir.path());
-    let a = start(dir.path(), &database_url);
-    let b = start(dir.path(), &database_url);
+    let a = common::ServerProcess::start(dir.path(), &database_url);
+    let b = common::ServerProcess::start(dir.path(), &database_url);
     let token = {
         let settings = common::settings_for(dir.path(), &database_url);
         let (_, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();

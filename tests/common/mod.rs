@@ -3,6 +3,8 @@
 //! database created on it for this test alone.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use disclosure_ledger::app::{self, Application};
@@ -127,4 +129,57 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Va
     assert!(body["type"].as_str().unwrap().starts_with("https://"));
     assert!(!body["detail"].as_str().unwrap().is_empty());
     body
+}
+
+/// A real `disclosure-ledger serve` process on a free port; killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    pub fn start(dir: &std::path::Path, database_url: &str) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+                "--data-dir",
+            ])
+            .arg(dir)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start server process");
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let port = loop {
+            let line = lines.next().expect("server exited before listening").unwrap();
+            if let Some(p) = line.split("listening on port ").nth(1) {
+                break p.trim().parse::<u16>().unwrap();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// SIGKILL: no shutdown handler runs.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
 }
