@@ -184,7 +184,15 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::log::proof::inclusion)
         .service(crate::log::proof::consistency)
         .service(crate::policy::adopt::adopt)
-        .service(crate::policy::current::current);
+        .service(crate::policy::current::current)
+        .service(crate::authorities::register::register)
+        .service(crate::authorities::list::list)
+        .service(crate::authorities::get::get)
+        .service(crate::authorities::add_key::add_key)
+        .service(crate::authorities::revoke_key::revoke_key)
+        .service(crate::authorities::status::suspend)
+        .service(crate::authorities::status::reinstate)
+        .service(crate::auth::whoami::whoami);
 }
 
 /// Entry 0 of a new ledger is the adoption of the built-in default policy. The check runs

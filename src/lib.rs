@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod authorities;
 pub mod config;
 pub mod error;
 pub mod keys;

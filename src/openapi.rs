@@ -23,12 +23,22 @@ use utoipa::{Modify, OpenApi};
         crate::log::proof::consistency,
         crate::policy::adopt::adopt,
         crate::policy::current::current,
+        crate::authorities::register::register,
+        crate::authorities::list::list,
+        crate::authorities::get::get,
+        crate::authorities::add_key::add_key,
+        crate::authorities::revoke_key::revoke_key,
+        crate::authorities::status::suspend,
+        crate::authorities::status::reinstate,
+        crate::auth::whoami::whoami,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::log::EmbargoedEntry)),
     modifiers(&BearerAuth),
     tags(
         (name = "log", description = "Checkpoints, entries and proofs"),
         (name = "policies", description = "Legal-validity policies"),
+        (name = "authorities", description = "Requesting authorities and their keys"),
+        (name = "auth", description = "Tokens"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -8,7 +8,9 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
 use super::{Claims, Role};
 use crate::app::AppState;
+use crate::authorities::{self, key::decoding_key};
 use crate::error::AppError;
+use crate::ledger::entry::format_time;
 
 #[derive(Debug, Clone)]
 pub struct Caller(pub Option<Claims>);
@@ -54,9 +56,38 @@ fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state missing"))?;
-    let claims = state
+    verify(state, token.trim()).map(|c| Caller(Some(c)))
+}
+
+/// Checks a bearer token from either kind of issuer. Refusals are 401 with a reason that names
+/// no secret.
+fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
+    let refused = |why: String| AppError::unauthorized(format!("token refused: {why}"));
+    // `alg: none` and unknown algorithms fail here, before anything else is read.
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|_| refused("malformed token or unsupported algorithm".into()))?;
+    let unverified: Unverified = jsonwebtoken::dangerous::insecure_decode_claims(token)
+        .map_err(|_| refused("the token has no issuer".into()))?;
+    if unverified.iss == state.tokens.issuer() {
+        return state.tokens.verify(token).map_err(|e| refused(e.to_string()));
+    }
+    let kid = header
+        .kid
+        .ok_or_else(|| refused("an authority token must name its key (kid)".into()))?;
+    let iss = unverified.iss;
+    let now = format_time(chrono::Utc::now());
+    let lookup = (iss.clone(), kid);
+    let key = state
+        .read_now(move |conn| Ok(authorities::find_active_key(conn, &lookup.0, &lookup.1, &now)?))?
+        .map_err(|why| refused(why.to_string()))?;
+    let decoding = decoding_key(&key.jwk).map_err(AppError::internal)?;
+    state
         .tokens
-        .verify(token.trim())
-        .map_err(|e| AppError::unauthorized(format!("token refused: {e}")))?;
-    Ok(Caller(Some(claims)))
+        .verify_authority_token(token, &iss, key.alg.jwt(), &decoding)
+        .map_err(|e| refused(e.to_string()))
+}
+
+#[derive(serde::Deserialize)]
+struct Unverified {
+    iss: String,
 }

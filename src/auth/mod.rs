@@ -1,9 +1,14 @@
-//! Bearer tokens (DESIGN §1). For now the only issuer is the ledger itself: EdDSA with the
-//! instance's token key, `iss` = the log origin. Authorities' own keys come with the request
-//! workflow. Every token must carry `iss`, `sub`, `aud`, `exp`, `iat` and a known `role`, and
-//! live no longer than the configured maximum.
+//! Bearer tokens (DESIGN §1), from two kinds of issuer, each pinned to one algorithm per key:
+//! - the ledger itself (EdDSA with the instance's token key, `iss` = the log origin), for any
+//!   role;
+//! - a registered authority (`iss` = its id, `kid` = one of its registered keys, EdDSA or
+//!   ES256 as registered), for its own officers only.
+//!
+//! Every token must carry `iss`, `sub`, `aud`, `exp`, `iat` and a known `role`, and live no
+//! longer than the configured maximum.
 
 mod caller;
+pub mod whoami;
 
 pub use caller::Caller;
 
@@ -14,7 +19,7 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Officer,
@@ -81,6 +86,38 @@ impl TokenKeys {
             audience: audience.to_string(),
             max_ttl,
         })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Checks a token signed by a registered authority key: the key's algorithm only, `iss` =
+    /// the authority, the configured audience and lifetime, and `role` = officer.
+    pub fn verify_authority_token(
+        &self,
+        token: &str,
+        authority: &str,
+        alg: jsonwebtoken::Algorithm,
+        key: &DecodingKey,
+    ) -> Result<Claims, TokenError> {
+        let mut v = Validation::new(alg);
+        v.set_audience(&[&self.audience]);
+        v.set_issuer(&[authority]);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
+        v.validate_nbf = true;
+        v.leeway = 5;
+        let mut c = jsonwebtoken::decode::<Claims>(token, key, &v)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?
+            .claims;
+        if c.role != Role::Officer {
+            return Err(TokenError::Invalid("an authority may issue only officer tokens".into()));
+        }
+        if c.exp.saturating_sub(c.iat) > self.max_ttl.as_secs() {
+            return Err(TokenError::TooLong(self.max_ttl.as_secs()));
+        }
+        c.authority = Some(authority.to_string());
+        Ok(c)
     }
 
     pub fn mint(&self, role: Role, sub: &str, ttl: Duration, authority: Option<String>) -> Result<String, TokenError> {

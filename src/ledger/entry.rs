@@ -21,6 +21,7 @@ impl EntryKind {
         "authority.key_added",
         "authority.key_revoked",
         "authority.suspended",
+        "authority.reinstated",
         "request.received",
         "request.validated",
         "request.rejected",

@@ -62,3 +62,31 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(entries, sealed_details, policies);
+
+diesel::table! {
+    authorities (id) {
+        id -> Text,
+        country -> Text,
+        kind -> Text,
+        judicial -> Bool,
+        name -> Text,
+        domains -> Text,
+        status -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    authority_keys (kid) {
+        kid -> Text,
+        authority_id -> Text,
+        alg -> Text,
+        jwk -> Text,
+        not_before -> Text,
+        not_after -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(authority_keys -> authorities (authority_id));
+diesel::allow_tables_to_appear_in_same_query!(authorities, authority_keys);

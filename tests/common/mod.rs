@@ -183,3 +183,71 @@ impl ServerProcess {
         self.child.wait().unwrap();
     }
 }
+
+impl TestApp {
+    /// POST as an admin; returns status and body.
+    pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(self.token(Role::Admin))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Registers a verified French court; returns its id.
+    pub async fn register_authority(&self) -> String {
+        let (status, body) = self
+            .admin_post(
+                "/v1/authorities",
+                serde_json::json!({
+                    "country": "FRA", "kind": "court", "judicial": true,
+                    "name": "Tribunal judiciaire de Paris", "domains": ["justice.fr"]
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["authority"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Registers a fresh Ed25519 key for `authority`; returns its kid and the signing key.
+    pub async fn add_ed25519_key(&self, authority: &str) -> (String, ed25519_dalek::SigningKey) {
+        use base64::prelude::*;
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let x = BASE64_URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let (status, body) = self
+            .admin_post(
+                &format!("/v1/authorities/{authority}/keys"),
+                serde_json::json!({ "alg": "EdDSA", "jwk": { "kty": "OKP", "crv": "Ed25519", "x": x } }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let kid = body["authority"]["keys"].as_array().unwrap().last().unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (kid, key)
+    }
+}
+
+/// Claims of an officer token an authority mints, valid for ten minutes.
+pub fn officer_claims(app: &TestApp, authority: &str) -> serde_json::Value {
+    let now = jsonwebtoken::get_current_timestamp();
+    serde_json::json!({
+        "iss": authority, "sub": "officer-17", "aud": app.settings.audience,
+        "iat": now, "exp": now + 600, "role": "officer"
+    })
+}
+
+/// Signs `claims` with an authority's Ed25519 key under `kid`.
+pub fn sign_ed25519(key: &ed25519_dalek::SigningKey, kid: &str, claims: &serde_json::Value) -> String {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    let der = key.to_pkcs8_der().unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes())).unwrap()
+}

@@ -1,0 +1,69 @@
+use actix_web::{post, web, HttpResponse};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::load;
+use super::register::AuthorityChanged;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::ledger::entry::format_time;
+use crate::log::EntryReceipt;
+use crate::store::{schema::authority_keys, NewEntry, StoreError};
+
+/// Revoke a key from now on; appends `authority.key_revoked`. Tokens and orders it signed are
+/// refused from this moment.
+#[utoipa::path(
+    post, path = "/v1/authorities/{id}/keys/{kid}/revoke", tag = "authorities",
+    params(("id" = String, Path, description = "Authority id"), ("kid" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, body = AuthorityChanged),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already revoked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/authorities/{id}/keys/{kid}/revoke")]
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(&[Role::Admin])?;
+    let (id, kid) = path.into_inner();
+    let (authority, appended) = state
+        .sequencer
+        .append(move |ctx| -> Result<_, AppError> {
+            let key =
+                authority_keys::table.filter(authority_keys::authority_id.eq(&id).and(authority_keys::kid.eq(&kid)));
+            let revoked: Option<Option<String>> = key
+                .select(authority_keys::revoked_at)
+                .first(ctx.conn)
+                .optional()
+                .map_err(StoreError::from)?;
+            match revoked {
+                None => return Err(AppError::not_found("this authority has no key with that id")),
+                Some(Some(at)) => return Err(AppError::conflict(format!("the key was revoked at {at}"))),
+                Some(None) => {}
+            }
+            let now = format_time(chrono::Utc::now());
+            diesel::update(key)
+                .set(authority_keys::revoked_at.eq(&now))
+                .execute(ctx.conn)
+                .map_err(StoreError::from)?;
+            let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
+            let public = json!({ "authority": id, "kid": kid });
+            Ok((
+                authority,
+                vec![NewEntry::log_level(
+                    "authority.key_revoked",
+                    public.as_object().cloned().unwrap_or_default(),
+                )],
+            ))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(HttpResponse::Ok().json(AuthorityChanged { authority, receipt }))
+}

@@ -1,0 +1,109 @@
+//! Suspending and reinstating an authority. A suspended authority's officers' tokens are
+//! refused; reinstating restores them. Both are entries.
+
+use actix_web::{post, web, HttpResponse};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::register::AuthorityChanged;
+use super::{load, STATUS_SUSPENDED, STATUS_VERIFIED};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::log::EntryReceipt;
+use crate::store::{schema::authorities, NewEntry, StoreError};
+
+async fn set_status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: String,
+    from: &'static str,
+    to: &'static str,
+    kind: &'static str,
+) -> Result<HttpResponse, AppError> {
+    caller.require(&[Role::Admin])?;
+    let (authority, appended) = state
+        .sequencer
+        .append(move |ctx| -> Result<_, AppError> {
+            let current = load(ctx.conn, &id)?.ok_or_else(|| AppError::not_found("no authority with that id"))?;
+            if current.status != from {
+                return Err(AppError::conflict(format!("the authority is {}", current.status)));
+            }
+            diesel::update(authorities::table.filter(authorities::id.eq(&id)))
+                .set(authorities::status.eq(to))
+                .execute(ctx.conn)
+                .map_err(StoreError::from)?;
+            let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
+            let public = json!({ "authority": id });
+            Ok((
+                authority,
+                vec![NewEntry::log_level(
+                    kind,
+                    public.as_object().cloned().unwrap_or_default(),
+                )],
+            ))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(HttpResponse::Ok().json(AuthorityChanged { authority, receipt }))
+}
+
+/// Suspend an authority; appends `authority.suspended`.
+#[utoipa::path(
+    post, path = "/v1/authorities/{id}/suspend", tag = "authorities",
+    params(("id" = String, Path, description = "Authority id")),
+    responses(
+        (status = 200, body = AuthorityChanged),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already suspended", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/authorities/{id}/suspend")]
+pub async fn suspend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    set_status(
+        state,
+        caller,
+        id.into_inner(),
+        STATUS_VERIFIED,
+        STATUS_SUSPENDED,
+        "authority.suspended",
+    )
+    .await
+}
+
+/// Reinstate a suspended authority; appends `authority.reinstated`.
+#[utoipa::path(
+    post, path = "/v1/authorities/{id}/reinstate", tag = "authorities",
+    params(("id" = String, Path, description = "Authority id")),
+    responses(
+        (status = 200, body = AuthorityChanged),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not suspended", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/authorities/{id}/reinstate")]
+pub async fn reinstate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    set_status(
+        state,
+        caller,
+        id.into_inner(),
+        STATUS_SUSPENDED,
+        STATUS_VERIFIED,
+        "authority.reinstated",
+    )
+    .await
+}

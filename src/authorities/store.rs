@@ -1,0 +1,165 @@
+//! Authority rows: reads for the API and for token checks.
+
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::key::{AuthorityKey, KeyAlg};
+use super::{Authority, AuthorityKind, STATUS_VERIFIED};
+use crate::store::schema::{authorities, authority_keys};
+use crate::store::{DbConnection, StoreError};
+
+type AuthorityRow = (String, String, String, bool, String, String, String, String);
+type KeyRow = (String, String, String, String, Option<String>, Option<String>);
+
+fn key_from_row((kid, alg, jwk, not_before, not_after, revoked_at): KeyRow) -> Result<AuthorityKey, StoreError> {
+    Ok(AuthorityKey {
+        kid,
+        alg: KeyAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("unknown key algorithm {alg:?}")))?,
+        jwk: serde_json::from_str(&jwk).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        not_before,
+        not_after,
+        revoked_at,
+    })
+}
+
+fn authority_from_row(row: AuthorityRow, keys: Vec<AuthorityKey>) -> Result<Authority, StoreError> {
+    let (id, country, kind, judicial, name, domains, status, created_at) = row;
+    Ok(Authority {
+        kind: AuthorityKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown authority kind {kind:?}")))?,
+        domains: serde_json::from_str(&domains).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        id,
+        country,
+        judicial,
+        name,
+        status,
+        created_at,
+        keys,
+    })
+}
+
+const AUTHORITY_COLUMNS: (
+    authorities::id,
+    authorities::country,
+    authorities::kind,
+    authorities::judicial,
+    authorities::name,
+    authorities::domains,
+    authorities::status,
+    authorities::created_at,
+) = (
+    authorities::id,
+    authorities::country,
+    authorities::kind,
+    authorities::judicial,
+    authorities::name,
+    authorities::domains,
+    authorities::status,
+    authorities::created_at,
+);
+
+const KEY_COLUMNS: (
+    authority_keys::kid,
+    authority_keys::alg,
+    authority_keys::jwk,
+    authority_keys::not_before,
+    authority_keys::not_after,
+    authority_keys::revoked_at,
+) = (
+    authority_keys::kid,
+    authority_keys::alg,
+    authority_keys::jwk,
+    authority_keys::not_before,
+    authority_keys::not_after,
+    authority_keys::revoked_at,
+);
+
+fn keys_of(conn: &mut DbConnection, id: &str) -> Result<Vec<AuthorityKey>, StoreError> {
+    let rows: Vec<KeyRow> = authority_keys::table
+        .filter(authority_keys::authority_id.eq(id))
+        .order(authority_keys::not_before.asc())
+        .select(KEY_COLUMNS)
+        .load(conn)?;
+    rows.into_iter().map(key_from_row).collect()
+}
+
+pub fn load(conn: &mut DbConnection, id: &str) -> Result<Option<Authority>, StoreError> {
+    let row: Option<AuthorityRow> = authorities::table
+        .filter(authorities::id.eq(id))
+        .select(AUTHORITY_COLUMNS)
+        .first(conn)
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let keys = keys_of(conn, id)?;
+            Ok(Some(authority_from_row(row, keys)?))
+        }
+    }
+}
+
+/// Authorities ordered by id, after `after`, at most `limit`.
+pub fn list(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> Result<Vec<Authority>, StoreError> {
+    let mut q = authorities::table
+        .select(AUTHORITY_COLUMNS)
+        .order(authorities::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(authorities::id.gt(after.to_string()));
+    }
+    let rows: Vec<AuthorityRow> = q.load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let keys = keys_of(conn, &row.0)?;
+            authority_from_row(row, keys)
+        })
+        .collect()
+}
+
+/// A key that may verify a token or an order right now.
+#[derive(Debug, Clone)]
+pub struct ActiveKey {
+    pub alg: KeyAlg,
+    pub jwk: Value,
+}
+
+/// The key `kid` of authority `id` if the authority is verified and the key is inside its
+/// validity window at `now` (RFC 3339, as stored) and not revoked; otherwise why not, in words
+/// that name no secret.
+pub fn find_active_key(
+    conn: &mut DbConnection,
+    id: &str,
+    kid: &str,
+    now: &str,
+) -> Result<Result<ActiveKey, &'static str>, StoreError> {
+    let status: Option<String> = authorities::table
+        .filter(authorities::id.eq(id))
+        .select(authorities::status)
+        .first(conn)
+        .optional()?;
+    match status.as_deref() {
+        None => return Ok(Err("unknown issuer")),
+        Some(STATUS_VERIFIED) => {}
+        Some(_) => return Ok(Err("the issuing authority is suspended")),
+    }
+    let row: Option<KeyRow> = authority_keys::table
+        .filter(authority_keys::authority_id.eq(id).and(authority_keys::kid.eq(kid)))
+        .select(KEY_COLUMNS)
+        .first(conn)
+        .optional()?;
+    let Some(row) = row else {
+        return Ok(Err("unknown key id"));
+    };
+    let key = key_from_row(row)?;
+    if key.revoked_at.as_deref().is_some_and(|r| r <= now) {
+        return Ok(Err("the key is revoked"));
+    }
+    if key.not_before.as_str() > now || key.not_after.as_deref().is_some_and(|a| a <= now) {
+        return Ok(Err("the key is outside its validity window"));
+    }
+    Ok(Ok(ActiveKey {
+        alg: key.alg,
+        jwk: key.jwk,
+    }))
+}
