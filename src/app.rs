@@ -93,7 +93,7 @@ impl Application {
             settings.batch_max,
             settings.batch_wait,
         );
-        adopt_genesis_policy(&sequencer).await?;
+        adopt_startup_policy(&sequencer, settings.policy.clone()).await?;
 
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
             addr: settings.listen.clone(),
@@ -195,19 +195,23 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::auth::whoami::whoami);
 }
 
-/// Entry 0 of a new ledger is the adoption of the built-in default policy. The check runs
-/// inside the append transaction, under the head lock, so two instances starting together on
-/// one database adopt it once.
-async fn adopt_genesis_policy(sequencer: &Sequencer) -> Result<(), StoreError> {
+/// Entry 0 of a new ledger adopts the configured policy, or the built-in default. On an
+/// existing ledger a configured policy that is not the current one is adopted, so that
+/// `serve --policy FILE` changes the policy visibly. The check runs inside the append
+/// transaction, under the head lock, so two instances starting together adopt it once.
+async fn adopt_startup_policy(sequencer: &Sequencer, configured: Option<(String, String)>) -> Result<(), StoreError> {
     sequencer
-        .append(|ctx| {
-            if ctx.next_index != 0 {
+        .append(move |ctx| {
+            let (name, document) = match configured {
+                Some(p) => p,
+                None if ctx.next_index == 0 => (policy::DEFAULT_NAME.to_string(), policy::DEFAULT_DOCUMENT.to_string()),
+                None => return Ok(((), Vec::new())),
+            };
+            let current = crate::store::queries::current_policy(ctx.conn)?;
+            if current.is_some_and(|(_, sha, _)| sha == policy::document_sha256(&document)) {
                 return Ok(((), Vec::new()));
             }
-            Ok((
-                (),
-                vec![policy::adoption(ctx, policy::DEFAULT_NAME, policy::DEFAULT_DOCUMENT)?],
-            ))
+            Ok(((), vec![policy::adoption(ctx, &name, &document)?]))
         })
         .await
         .map(|_| ())

@@ -25,6 +25,10 @@ pub struct Settings {
     /// after the first arrives.
     pub batch_max: usize,
     pub batch_wait: Duration,
+    /// The policy to be in force: `(name, TOML document)`. Adopted at start when it is not the
+    /// current one (and as entry 0 of a new ledger); `None` keeps the current policy, or adopts
+    /// the built-in default on a new ledger.
+    pub policy: Option<(String, String)>,
 }
 
 impl Settings {
@@ -39,6 +43,7 @@ impl Settings {
             max_token_ttl: Duration::from_secs(3600),
             batch_max: 256,
             batch_wait: Duration::from_micros(500),
+            policy: None,
         }
     }
 

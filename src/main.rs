@@ -47,6 +47,9 @@ enum Command {
         /// Microseconds the sequencer waits for more operations after the first.
         #[arg(long, env = "BATCH_WAIT_US", default_value_t = 0)]
         batch_wait_us: u64,
+        /// Policy file (TOML, see policies/) to be in force; adopted at start unless current.
+        #[arg(long, env = "POLICY")]
+        policy: Option<PathBuf>,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -131,8 +134,15 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             database_url,
             batch_max,
             batch_wait_us,
+            policy,
         } => {
             let mut s = settings(&common);
+            if let Some(path) = policy {
+                let document = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let parsed = disclosure_ledger::policy::Policy::parse(&document)
+                    .map_err(|e| format!("{} is not a valid policy: {e}", path.display()))?;
+                s.policy = Some((parsed.name, document));
+            }
             s.listen = listen;
             s.database_url = database_url;
             s.batch_max = batch_max;

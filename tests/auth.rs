@@ -285,7 +285,7 @@ async fn every_endpoint_admits_exactly_its_roles() {
             .replace("/v1/log/proof/inclusion", "/v1/log/proof/inclusion?index=0")
             .replace("/v1/log/proof/consistency", "/v1/log/proof/consistency?from=1&to=1");
         let body = match path {
-            "/v1/policies" => json!({ "name": "matrix", "document": "x = 1\n" }),
+            "/v1/policies" => json!({ "name": "matrix", "document": common::policy_document("matrix") }),
             "/v1/authorities" => {
                 json!({ "country": "BEL", "kind": "police", "judicial": false, "name": "Police fédérale" })
             }

@@ -21,7 +21,7 @@ async fn an_acknowledged_append_survives_a_kill_and_a_restart() {
     let r = client
         .post(format!("{}/v1/policies", server.base))
         .bearer_auth(&token)
-        .json(&serde_json::json!({ "name": "telegram-2018", "document": "terror_only = true\n" }))
+        .json(&serde_json::json!({ "name": "telegram-2018", "document": common::policy_document("telegram-2018") }))
         .send()
         .await
         .unwrap();

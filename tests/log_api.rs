@@ -35,7 +35,7 @@ async fn a_new_ledger_starts_with_the_default_policy_as_entry_zero() {
 #[tokio::test]
 async fn the_checkpoint_is_signed_by_the_published_key_and_commits_to_the_entries() {
     let app = spawn().await;
-    app.adopt_policy("telegram-2018", "terror_only = true\n").await;
+    app.adopt_policy("telegram-2018").await;
     let cp = app
         .verifier()
         .await
@@ -55,7 +55,7 @@ async fn the_checkpoint_is_signed_by_the_published_key_and_commits_to_the_entrie
 #[tokio::test]
 async fn a_policy_receipt_verifies_with_the_crypto_core_alone() {
     let app = spawn().await;
-    let receipt = app.adopt_policy("eu-2023-1543", "deadline_days = 10\n").await;
+    let receipt = app.adopt_policy("eu-2023-1543").await;
     let cp = app
         .verifier()
         .await
@@ -78,7 +78,7 @@ async fn inclusion_and_consistency_proofs_check_against_signed_checkpoints() {
     let verifier = app.verifier().await;
     let first = verifier.verify(&app.text("/v1/log/checkpoint").await).unwrap();
     for i in 0..6 {
-        app.adopt_policy(&format!("p{i}"), &format!("v = {i}\n")).await;
+        app.adopt_policy(&format!("p{i}")).await;
     }
     let last = verifier.verify(&app.text("/v1/log/checkpoint").await).unwrap();
     assert_eq!((first.size, last.size), (1, 7));
@@ -106,7 +106,7 @@ async fn inclusion_and_consistency_proofs_check_against_signed_checkpoints() {
 async fn entries_are_paginated_with_a_capped_limit() {
     let app = spawn().await;
     for i in 0..4 {
-        app.adopt_policy(&format!("p{i}"), &format!("v = {i}\n")).await;
+        app.adopt_policy(&format!("p{i}")).await;
     }
     let p1 = app.get_json("/v1/log/entries?limit=2").await;
     assert_eq!(p1["entries"].as_array().unwrap().len(), 2);
@@ -148,7 +148,7 @@ async fn malformed_and_out_of_range_parameters_get_problem_answers_not_500s() {
 #[tokio::test]
 async fn adopting_a_policy_needs_an_admin_token_and_a_valid_body() {
     let app = spawn().await;
-    let body = serde_json::json!({ "name": "x", "document": "a = 1\n" });
+    let body = serde_json::json!({ "name": "x", "document": common::policy_document("x") });
     let post = |token: Option<String>, body: serde_json::Value| {
         let mut req = app.client.post(app.url("/v1/policies")).json(&body);
         if let Some(t) = token {
@@ -176,6 +176,9 @@ async fn adopting_a_policy_needs_an_admin_token_and_a_valid_body() {
         400,
     )
     .await;
+    let not_a_policy = serde_json::json!({ "name": "x", "document": "terror_only = true\n" });
+    let body = assert_problem(post(Some(app.token(Role::Admin)), not_a_policy).await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["code"], "invalid_policy");
     // None of the refusals appended anything.
     let cp = app
         .verifier()
@@ -190,7 +193,7 @@ async fn health_readiness_and_metrics_answer() {
     let app = spawn().await;
     assert_eq!(app.text("/healthz").await, "ok");
     assert_eq!(app.text("/readyz").await, "ready");
-    app.adopt_policy("p", "v = 1\n").await;
+    app.adopt_policy("p").await;
     let metrics = app.text("/metrics").await;
     assert!(metrics.contains("disclosure_ledger_appends_total 2"), "{metrics}");
     assert!(metrics.contains("disclosure_ledger_tree_size 2"), "{metrics}");

@@ -32,7 +32,7 @@ async fn two_processes_appending_at_once_make_one_valid_chain() {
                 let r = client
                     .post(format!("{base}/v1/policies"))
                     .bearer_auth(token)
-                    .json(&serde_json::json!({ "name": format!("p{p}-{i}"), "document": format!("n = {i}\n") }))
+                    .json(&serde_json::json!({ "name": format!("p{p}-{i}"), "document": common::policy_document(&format!("p{p}-{i}")) }))
                     .send()
                     .await
                     .unwrap();

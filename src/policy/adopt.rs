@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 use super::{adoption, document_sha256};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
-use crate::error::{AppError, Problem};
+use crate::error::{AppError, FieldError, Problem};
 use crate::log::EntryReceipt;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -13,7 +13,7 @@ use crate::log::EntryReceipt;
 pub struct AdoptPolicy {
     /// Short name, `[a-z0-9._-]`, 1–64 characters.
     pub name: String,
-    /// The policy document (TOML).
+    /// The policy document (TOML, see `policies/` for the three shipped ones).
     pub document: String,
 }
 
@@ -36,6 +36,8 @@ const MAX_DOCUMENT: usize = 256 * 1024;
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid policy document", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid policy document", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -62,6 +64,17 @@ pub async fn adopt(
         return Err(AppError::invalid_parameter(
             "document",
             "document must be non-empty and at most 256 KiB",
+        ));
+    }
+    if let Err(why) = super::Policy::parse(&document) {
+        let field = FieldError {
+            field: "document".into(),
+            code: "invalid_policy".into(),
+            message: why,
+        };
+        return Err(AppError::unprocessable(
+            "the document is not a valid policy",
+            vec![field],
         ));
     }
     let sha256 = document_sha256(&document);

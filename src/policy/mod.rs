@@ -4,6 +4,9 @@
 
 pub mod adopt;
 pub mod current;
+pub mod document;
+
+pub use document::Policy;
 
 use diesel::prelude::*;
 use serde_json::{json, Map, Value};

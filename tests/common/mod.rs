@@ -106,7 +106,8 @@ impl TestApp {
     }
 
     /// Appends a policy adoption as an admin; returns the response body.
-    pub async fn adopt_policy(&self, name: &str, document: &str) -> serde_json::Value {
+    pub async fn adopt_policy(&self, name: &str) -> serde_json::Value {
+        let document = policy_document(name);
         let r = self
             .client
             .post(self.url("/v1/policies"))
@@ -117,6 +118,17 @@ impl TestApp {
             .unwrap();
         assert_eq!(r.status(), 201);
         r.json().await.unwrap()
+    }
+}
+
+/// A valid policy document: a shipped one when `name` names one, else the default renamed.
+pub fn policy_document(name: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    match std::fs::read_to_string(dir.join(format!("{name}.toml"))) {
+        Ok(doc) => doc,
+        Err(_) => std::fs::read_to_string(dir.join("telegram-2024-09.toml"))
+            .unwrap()
+            .replacen("name = \"telegram-2024-09\"", &format!("name = \"{name}\""), 1),
     }
 }
 
