@@ -192,7 +192,9 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::authorities::revoke_key::revoke_key)
         .service(crate::authorities::status::suspend)
         .service(crate::authorities::status::reinstate)
-        .service(crate::auth::whoami::whoami);
+        .service(crate::auth::whoami::whoami)
+        .service(crate::requests::submit::submit)
+        .service(crate::requests::get::get);
 }
 
 /// Entry 0 of a new ledger adopts the configured policy, or the built-in default. On an

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 const TYPE_BASE: &str = "https://disclosure-ledger.localhost/problems/";
 
 /// One failed check on an input field.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub code: String,

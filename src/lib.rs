@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod policy;
+pub mod requests;
 pub mod store;

@@ -31,6 +31,8 @@ use utoipa::{Modify, OpenApi};
         crate::authorities::status::suspend,
         crate::authorities::status::reinstate,
         crate::auth::whoami::whoami,
+        crate::requests::submit::submit,
+        crate::requests::get::get,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::log::EmbargoedEntry)),
     modifiers(&BearerAuth),
@@ -39,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         (name = "policies", description = "Legal-validity policies"),
         (name = "authorities", description = "Requesting authorities and their keys"),
         (name = "auth", description = "Tokens"),
+        (name = "requests", description = "Disclosure requests"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -249,6 +249,8 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("post", "/v1/authorities/{id}/suspend", Some(ADMIN)),
         ("post", "/v1/authorities/{id}/reinstate", Some(ADMIN)),
         ("get", "/v1/auth/whoami", Some(ANY_TOKEN)),
+        ("post", "/v1/requests", Some(&["officer"])),
+        ("get", "/v1/requests/{id}", Some(&["officer", "reviewer", "auditor"])),
     ]
 }
 

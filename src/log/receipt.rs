@@ -23,6 +23,35 @@ pub struct ReceiptEntry {
 }
 
 impl EntryReceipt {
+    /// A receipt for entries already committed, against the newest checkpoint.
+    pub async fn for_indexes(state: &AppState, indexes: Vec<(u64, String)>) -> Result<Self, AppError> {
+        let (size, note) = state
+            .read(|conn| crate::store::queries::latest_checkpoint(conn).map_err(AppError::from))
+            .await?
+            .ok_or_else(|| AppError::internal("no checkpoint"))?;
+        let size = size as u64;
+        let entries = state
+            .read(move |conn| {
+                let reader = DbHashReader::new(conn);
+                indexes
+                    .into_iter()
+                    .map(|(index, leaf_hash)| {
+                        let proof = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
+                        Ok(ReceiptEntry {
+                            index,
+                            leaf_hash,
+                            inclusion_proof: proof.iter().map(hex_hash).collect(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, AppError>>()
+            })
+            .await?;
+        Ok(Self {
+            entries,
+            checkpoint: note,
+        })
+    }
+
     pub async fn for_appended(state: &AppState, appended: &Appended) -> Result<Self, AppError> {
         let cp = appended
             .checkpoint

@@ -90,3 +90,25 @@ diesel::table! {
 
 diesel::joinable!(authority_keys -> authorities (authority_id));
 diesel::allow_tables_to_appear_in_same_query!(authorities, authority_keys);
+
+diesel::table! {
+    requests (id) {
+        id -> Text,
+        authority_id -> Text,
+        issuing_authority_id -> Nullable<Text>,
+        officer -> Text,
+        instrument -> Text,
+        country -> Text,
+        emergency -> Bool,
+        status -> Text,
+        order_sha256 -> Nullable<Text>,
+        policy_sha256 -> Text,
+        received_at -> Text,
+        due_at -> Text,
+        data_categories -> Text,
+        identifiers -> Integer,
+        failed_rules -> Text,
+        idempotency_key -> Nullable<Text>,
+        request_sha256 -> Text,
+    }
+}

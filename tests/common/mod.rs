@@ -234,7 +234,11 @@ impl TestApp {
         let (status, body) = self
             .admin_post(
                 &format!("/v1/authorities/{authority}/keys"),
-                serde_json::json!({ "alg": "EdDSA", "jwk": { "kty": "OKP", "crv": "Ed25519", "x": x } }),
+                // Valid since 2020, so that it may have signed orders issued before today.
+                serde_json::json!({
+                    "alg": "EdDSA", "not_before": "2020-01-01T00:00:00Z",
+                    "jwk": { "kty": "OKP", "crv": "Ed25519", "x": x }
+                }),
             )
             .await;
         assert_eq!(status, 201, "{body}");

@@ -1,0 +1,149 @@
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+
+use super::RequestView;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, FieldError, Problem};
+use crate::ledger::{entry::leaf_hash, hex_hash};
+use crate::log::EntryReceipt;
+use crate::store::schema::{entries, requests};
+use crate::store::{DbConnection, StoreError};
+
+type Row = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    bool,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    String,
+);
+
+/// The request row as the API shows it, and its stored failures.
+pub(super) fn load(conn: &mut DbConnection, id: &str) -> Result<Option<(RequestView, Vec<FieldError>)>, StoreError> {
+    let row: Option<Row> = requests::table
+        .filter(requests::id.eq(id))
+        .select((
+            requests::id,
+            requests::authority_id,
+            requests::issuing_authority_id,
+            requests::instrument,
+            requests::country,
+            requests::emergency,
+            requests::status,
+            requests::received_at,
+            requests::due_at,
+            requests::policy_sha256,
+            requests::data_categories,
+            requests::identifiers,
+            requests::failed_rules,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some(r) = row else { return Ok(None) };
+    let failures: Vec<FieldError> = serde_json::from_str(&r.12).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut rules: Vec<String> = failures
+        .iter()
+        .filter_map(|f| f.message.split(':').next().map(str::to_string))
+        .collect();
+    rules.dedup();
+    let view = RequestView {
+        id: r.0,
+        authority: r.1,
+        issuing_authority: r.2,
+        instrument: r.3,
+        country: r.4,
+        emergency: r.5,
+        status: r.6,
+        received_at: r.7,
+        due_at: r.8,
+        policy_sha256: r.9,
+        data_categories: serde_json::from_str(&r.10).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        identifiers: r.11,
+        failed_rules: rules,
+    };
+    Ok(Some((view, failures)))
+}
+
+/// Index and leaf hash of every entry of a request, in order.
+pub(super) fn entry_leaves(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String)>, StoreError> {
+    let rows: Vec<(i64, String)> = entries::table
+        .filter(entries::subject.eq(id))
+        .order(entries::idx.asc())
+        .select((entries::idx, entries::canonical))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(i, c)| (i as u64, hex_hash(&leaf_hash(c.as_bytes()))))
+        .collect())
+}
+
+/// The first answer for `(authority, key)` when the body is the same; 409 when it is not.
+pub(super) async fn replay(
+    state: &AppState,
+    authority: &str,
+    key: &str,
+    request_sha256: &str,
+) -> Result<Option<HttpResponse>, AppError> {
+    let (authority, key) = (authority.to_string(), key.to_string());
+    let found: Option<(String, String)> = state
+        .read(move |conn| {
+            Ok(requests::table
+                .filter(
+                    requests::authority_id
+                        .eq(&authority)
+                        .and(requests::idempotency_key.eq(&key)),
+                )
+                .select((requests::id, requests::request_sha256))
+                .first(conn)
+                .optional()
+                .map_err(StoreError::from)?)
+        })
+        .await?;
+    let Some((id, sha)) = found else { return Ok(None) };
+    if sha != request_sha256 {
+        return Err(AppError::conflict(
+            "this Idempotency-Key was used with a different request body",
+        ));
+    }
+    let (view, failures, leaves) = state
+        .read(move |conn| {
+            let (view, failures) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
+            Ok((view, failures, entry_leaves(conn, &id)?))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_indexes(state, leaves).await?;
+    Ok(Some(super::submit::respond(view, failures, receipt, true)))
+}
+
+/// One request. Officers see only their own authority's requests; no raw identifier is shown.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}", tag = "requests",
+    params(("id" = String, Path, description = "Request id (UUID)")),
+    responses(
+        (status = 200, body = RequestView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/requests/{id}")]
+pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Officer, Role::Reviewer, Role::Auditor])?.clone();
+    let id = id.into_inner();
+    let found = state.read(move |conn| Ok(load(conn, &id)?)).await?;
+    let (view, _) = found.ok_or_else(|| AppError::not_found("no request with that id"))?;
+    if claims.role == Role::Officer && claims.authority.as_deref() != Some(view.authority.as_str()) {
+        // Not 403: whether another authority's request exists is not an officer's business.
+        return Err(AppError::not_found("no request with that id"));
+    }
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,365 @@
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Datelike, Duration, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::validate::{validate, AuthorityFacts, Facts, Failure, OrderKey};
+use super::{RequestView, SubmitRequest};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::authorities::{self, key::KeyAlg, STATUS_VERIFIED};
+use crate::error::{AppError, FieldError, Problem};
+use crate::ledger::{commitment, entry::format_time, hex_hash, identifier};
+use crate::log::EntryReceipt;
+use crate::policy::Policy;
+use crate::store::schema::{authority_keys, requests, vault};
+use crate::store::{queries, AppendCtx, DbConnection, NewEntry, StoreError};
+
+/// A recorded request and the receipt of its entries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestRecorded {
+    pub request: RequestView,
+    pub receipt: EntryReceipt,
+}
+
+fn authority_facts(conn: &mut DbConnection, id: &str) -> Result<Option<AuthorityFacts>, StoreError> {
+    Ok(authorities::load(conn, id)?.map(|a| AuthorityFacts {
+        verified: a.status == STATUS_VERIFIED,
+        id: a.id,
+        country: a.country,
+        kind: a.kind,
+        judicial: a.judicial,
+    }))
+}
+
+fn order_key(conn: &mut DbConnection, issuer: &str, kid: &str) -> Result<Option<OrderKey>, StoreError> {
+    type Row = (String, String, String, Option<String>, Option<String>);
+    let row: Option<Row> = authority_keys::table
+        .filter(authority_keys::authority_id.eq(issuer).and(authority_keys::kid.eq(kid)))
+        .select((
+            authority_keys::alg,
+            authority_keys::jwk,
+            authority_keys::not_before,
+            authority_keys::not_after,
+            authority_keys::revoked_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(alg, jwk, not_before, not_after, revoked_at)| {
+        Some(OrderKey {
+            alg: KeyAlg::parse(&alg)?,
+            jwk: serde_json::from_str(&jwk).ok()?,
+            not_before,
+            not_after,
+            revoked_at,
+        })
+    }))
+}
+
+fn quarter(t: DateTime<Utc>) -> String {
+    format!("{}-Q{}", t.year(), (t.month() - 1) / 3 + 1)
+}
+
+fn object(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// A stable pseudonym for the submitting officer: enough to tell officers apart in an audit,
+/// not their name.
+fn officer_pseudonym(authority: &str, sub: &str) -> String {
+    hex::encode(&Sha256::digest(format!("disclosure-ledger:officer:v1\0{authority}\0{sub}"))[..12])
+}
+
+struct Outcome {
+    view: RequestView,
+    failures: Vec<Failure>,
+}
+
+/// The append operation: validate under the head lock (so V12 sees every earlier request),
+/// store the row and the vault, and return `request.received` plus `request.validated` or
+/// `request.rejected`.
+fn record(
+    ctx: &mut AppendCtx<'_>,
+    body: SubmitRequest,
+    authority: Option<String>,
+    sub: String,
+    idempotency_key: Option<String>,
+    request_sha256: String,
+) -> Result<(Outcome, Vec<NewEntry>), AppError> {
+    let now = Utc::now();
+    let (_, policy_sha256, document) =
+        queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy in force"))?;
+    let policy = Policy::parse(&document).map_err(AppError::internal)?;
+    let requester = match &authority {
+        Some(a) => authority_facts(ctx.conn, a)?,
+        None => None,
+    };
+    let issuer = match body.issuing_authority.as_deref() {
+        Some(i) if !i.is_empty() => authority_facts(ctx.conn, i)?,
+        _ => None,
+    };
+    let key = match (&issuer, &body.order) {
+        (Some(i), Some(o)) => order_key(ctx.conn, &i.id, &o.kid)?,
+        _ => None,
+    };
+    let (mut other, mut same) = (false, false);
+    if let Some(o) = &body.order {
+        let owners: Vec<String> = requests::table
+            .filter(requests::order_sha256.eq(&o.document_sha256))
+            .select(requests::authority_id)
+            .load(ctx.conn)
+            .map_err(StoreError::from)?;
+        other = owners.iter().any(|a| Some(a) != authority.as_ref());
+        same = owners.iter().any(|a| Some(a) == authority.as_ref());
+    }
+    // Normalise and commit each identifier; a value that does not normalise is counted but
+    // never stored.
+    let mut problems = Vec::new();
+    let mut committed = Vec::new();
+    for (i, t) in body.targets.iter().flatten().enumerate() {
+        match identifier::normalize(&t.kind, &t.value) {
+            Ok(normalised) => {
+                let nonce = commitment::fresh_nonce();
+                let c = hex_hash(&commitment::identifier(&t.kind, &nonce, &normalised));
+                committed.push((t.kind.clone(), normalised, nonce, c));
+            }
+            Err(e) => problems.push((i, e.to_string())),
+        }
+    }
+    let facts = Facts {
+        requester: requester.clone(),
+        issuer,
+        order_key: key,
+        same_order_from_other_authority: other,
+        same_order_from_same_authority: same,
+        target_problems: problems,
+        now,
+    };
+    let failures = validate(&policy, &body, &facts);
+    let passed = failures.is_empty();
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let emergency = body.emergency.is_some();
+    let hours = if emergency {
+        policy.deadlines.emergency_hours
+    } else {
+        policy.deadlines.normal_hours
+    };
+    let due_at = format_time(now + Duration::hours(hours));
+    let received_at = format_time(now);
+    let instrument = body.instrument.clone().unwrap_or_default();
+    let country = requester.as_ref().map(|r| r.country.clone()).unwrap_or_default();
+    let authority_kind = requester.as_ref().map(|r| r.kind.as_str()).unwrap_or("unknown");
+    let categories: Vec<String> = body.data_categories.clone().unwrap_or_default();
+    let status = if passed { "under_review" } else { "rejected" };
+    let failed_rules: Vec<&str> = {
+        let mut r: Vec<&str> = failures.iter().map(|f| f.rule).collect();
+        r.dedup();
+        r
+    };
+    let mut reasons: Vec<&str> = failures.iter().map(|f| f.code).collect();
+    reasons.sort();
+    reasons.dedup();
+    let authority_id = authority.clone().unwrap_or_default();
+
+    diesel::insert_into(requests::table)
+        .values((
+            requests::id.eq(&id),
+            requests::authority_id.eq(&authority_id),
+            requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
+            requests::officer.eq(officer_pseudonym(&authority_id, &sub)),
+            requests::instrument.eq(&instrument),
+            requests::country.eq(&country),
+            requests::emergency.eq(emergency),
+            requests::status.eq(status),
+            requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
+            requests::policy_sha256.eq(&policy_sha256),
+            requests::received_at.eq(&received_at),
+            requests::due_at.eq(&due_at),
+            requests::data_categories.eq(json!(categories).to_string()),
+            requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
+            requests::failed_rules.eq(json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string()),
+            requests::idempotency_key.eq(&idempotency_key),
+            requests::request_sha256.eq(&request_sha256),
+        ))
+        .execute(ctx.conn)
+        .map_err(StoreError::from)?;
+    for (kind, normalised, nonce, c) in &committed {
+        diesel::insert_into(vault::table)
+            .values((
+                vault::id.eq(uuid::Uuid::new_v4().to_string()),
+                vault::request_id.eq(&id),
+                vault::kind.eq(kind),
+                vault::value.eq(Some(normalised)),
+                vault::nonce.eq(Some(nonce.to_vec())),
+                vault::commitment.eq(c),
+                vault::created_at.eq(&received_at),
+            ))
+            .execute(ctx.conn)
+            .map_err(StoreError::from)?;
+    }
+
+    let restricted = json!({
+        "authority": authority_id,
+        "officer": officer_pseudonym(&authority_id, &sub),
+        "issuing_authority": body.issuing_authority,
+        "judge_or_prosecutor": body.judge_or_prosecutor,
+        "case_reference": body.file_number,
+        "citation": body.legal_citation,
+        "offence": body.offence_category,
+        "criminal_case": body.criminal_case,
+        "suspect": body.suspect,
+        "terms_breach": body.terms_breach,
+        "time_range": body.time_range,
+        "issued_at": body.issued_at,
+        "expires_at": body.expires_at,
+        "emergency": body.emergency,
+        "non_disclosure": body.non_disclosure,
+        "order": body.order,
+        "identifiers": committed.iter().map(|(kind, _, _, c)| json!({ "kind": kind, "commitment": c })).collect::<Vec<_>>(),
+        "identifiers_not_normalised": facts.target_problems.len(),
+        "due_at": due_at,
+    });
+    let received = NewEntry {
+        kind: "request.received".into(),
+        subject: Some(id.clone()),
+        public: object(json!({
+            "country": country,
+            "authority_kind": authority_kind,
+            "instrument": instrument,
+            "emergency": emergency,
+            "data_categories": categories,
+            "identifiers": body.targets.as_ref().map_or(0, |t| t.len()),
+            "quarter": quarter(now),
+        })),
+        restricted: Some(restricted),
+    };
+    let decision = if passed {
+        NewEntry {
+            kind: "request.validated".into(),
+            subject: Some(id.clone()),
+            public: object(json!({ "result": "pass", "failed_rules": [], "policy_sha256": policy_sha256 })),
+            restricted: None,
+        }
+    } else {
+        NewEntry {
+            kind: "request.rejected".into(),
+            subject: Some(id.clone()),
+            public: object(json!({
+                "result": "fail",
+                "failed_rules": failed_rules,
+                "reasons": reasons,
+                "policy_sha256": policy_sha256,
+            })),
+            restricted: None,
+        }
+    };
+    let view = RequestView {
+        id,
+        status: status.to_string(),
+        authority: authority_id,
+        issuing_authority: body.issuing_authority.filter(|s| !s.is_empty()),
+        instrument,
+        country,
+        emergency,
+        data_categories: categories,
+        identifiers: body.targets.as_ref().map_or(0, |t| t.len() as i32),
+        received_at,
+        due_at,
+        policy_sha256,
+        failed_rules: failed_rules.iter().map(|s| s.to_string()).collect(),
+    };
+    Ok((Outcome { view, failures }, vec![received, decision]))
+}
+
+/// Submit a disclosure request. Validation (V1–V12 of the policy in force) is recorded either
+/// way: 201 with a receipt when it passes, 422 listing every failed rule — with the same
+/// receipt — when it does not.
+#[utoipa::path(
+    post, path = "/v1/requests", tag = "requests",
+    request_body = SubmitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body")),
+    responses(
+        (status = 201, body = RequestRecorded),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an officer", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Recorded and rejected: every failed rule, plus `request` and `receipt`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/requests")]
+pub async fn submit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    http: HttpRequest,
+    body: web::Json<SubmitRequest>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Officer])?.clone();
+    let body = body.into_inner();
+    let idempotency_key = match http.headers().get("Idempotency-Key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 200)
+                .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters"))?
+                .to_string(),
+        ),
+    };
+    let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
+    if let (Some(key), Some(authority)) = (&idempotency_key, &claims.authority) {
+        if let Some(replay) = super::get::replay(&state, authority, key, &request_sha256).await? {
+            return Ok(replay);
+        }
+    }
+    let authority = claims.authority.clone();
+    let sub = claims.sub.clone();
+    let (outcome, appended) = state
+        .sequencer
+        .append(move |ctx| record(ctx, body, authority, sub, idempotency_key, request_sha256))
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(respond(
+        outcome.view,
+        outcome.failures.iter().map(field_error).collect(),
+        receipt,
+        false,
+    ))
+}
+
+pub(super) fn field_error(f: &Failure) -> FieldError {
+    FieldError {
+        field: f.field.clone(),
+        code: f.code.to_string(),
+        message: format!("{}: {}", f.rule, f.message),
+    }
+}
+
+/// 201 (or 200 for a replay) when the request passed validation, else 422 problem+json with
+/// the failed rules and the same `request` and `receipt` members.
+pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: EntryReceipt, replay: bool) -> HttpResponse {
+    if view.status != "rejected" {
+        let mut r = if replay {
+            HttpResponse::Ok()
+        } else {
+            HttpResponse::Created()
+        };
+        return r.json(RequestRecorded { request: view, receipt });
+    }
+    let problem = AppError::unprocessable(
+        "the request fails the policy's rules; it is recorded as rejected",
+        errors,
+    )
+    .problem();
+    let mut body = serde_json::to_value(problem).unwrap_or_default();
+    body["request"] = serde_json::to_value(&view).unwrap_or_default();
+    body["receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
+    HttpResponse::UnprocessableEntity()
+        .content_type("application/problem+json")
+        .json(body)
+}

@@ -1,0 +1,441 @@
+//! Rules V1–V12 of DESIGN §3 as one pure function of the policy, the request and the facts
+//! the database holds about it. Every failed rule is reported, not only the first, as
+//! `{rule, field, code, message}`; `code` is the rejection reason code.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::SubmitRequest;
+use crate::authorities::{key::KeyAlg, AuthorityKind};
+use crate::policy::Policy;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub rule: &'static str,
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// What the database says about the parties.
+#[derive(Debug, Clone)]
+pub struct AuthorityFacts {
+    pub id: String,
+    pub country: String,
+    pub kind: AuthorityKind,
+    pub judicial: bool,
+    pub verified: bool,
+}
+
+/// The issuing authority's key named by the order, with its validity window.
+#[derive(Debug, Clone)]
+pub struct OrderKey {
+    pub alg: KeyAlg,
+    pub jwk: serde_json::Value,
+    pub not_before: String,
+    pub not_after: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The submitting officer's authority; `None` when the token names none that exists.
+    pub requester: Option<AuthorityFacts>,
+    pub issuer: Option<AuthorityFacts>,
+    pub order_key: Option<OrderKey>,
+    /// Requests already recorded with the same order digest: `(authority, file number)`.
+    pub same_order_from_other_authority: bool,
+    pub same_order_from_same_authority: bool,
+    /// Per target: `Err(reason)` when it does not normalise.
+    pub target_problems: Vec<(usize, String)>,
+    pub now: DateTime<Utc>,
+}
+
+const WILDCARDS: &[char] = &['*', '%', '?', '/'];
+
+fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
+    s.as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn present(s: &Option<String>) -> bool {
+    s.as_deref().is_some_and(|s| !s.trim().is_empty())
+}
+
+/// The message every order signature covers.
+pub fn order_message(document_sha256: &str) -> String {
+    format!("disclosure-ledger:order:v1\n{document_sha256}")
+}
+
+fn signature_valid(key: &OrderKey, message: &[u8], signature_hex: &str) -> bool {
+    use base64::prelude::*;
+    let Ok(sig) = hex::decode(signature_hex) else {
+        return false;
+    };
+    let coord = |name: &str| {
+        key.jwk
+            .get(name)
+            .and_then(|v| v.as_str())
+            .and_then(|s| BASE64_URL_SAFE_NO_PAD.decode(s).ok())
+    };
+    match key.alg {
+        KeyAlg::EdDSA => {
+            use ed25519_dalek::Verifier;
+            let (Some(x), Ok(sig)) = (coord("x"), ed25519_dalek::Signature::from_slice(&sig)) else {
+                return false;
+            };
+            let Ok(x) = <[u8; 32]>::try_from(x.as_slice()) else {
+                return false;
+            };
+            ed25519_dalek::VerifyingKey::from_bytes(&x).is_ok_and(|k| k.verify(message, &sig).is_ok())
+        }
+        KeyAlg::ES256 => {
+            use p256::ecdsa::signature::Verifier;
+            let (Some(x), Some(y), Ok(sig)) = (coord("x"), coord("y"), p256::ecdsa::Signature::from_slice(&sig)) else {
+                return false;
+            };
+            let sec1 = [&[0x04u8][..], &x, &y].concat();
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).is_ok_and(|k| k.verify(message, &sig).is_ok())
+        }
+    }
+}
+
+pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
+    let mut out = Vec::new();
+    let mut fail = |rule: &'static str, field: &str, code: &'static str, message: String| {
+        out.push(Failure {
+            rule,
+            field: field.to_string(),
+            code,
+            message,
+        })
+    };
+    let emergency = r.emergency.is_some();
+
+    // V1: required fields for the instrument.
+    for (field, ok) in [
+        ("instrument", present(&r.instrument)),
+        ("issuing_authority", present(&r.issuing_authority)),
+        ("judge_or_prosecutor", present(&r.judge_or_prosecutor)),
+        ("file_number", present(&r.file_number)),
+        ("legal_citation", present(&r.legal_citation)),
+        ("offence_category", present(&r.offence_category)),
+        ("targets", r.targets.as_ref().is_some_and(|t| !t.is_empty())),
+        (
+            "data_categories",
+            r.data_categories.as_ref().is_some_and(|c| !c.is_empty()),
+        ),
+        ("time_range", r.time_range.is_some()),
+        ("issued_at", present(&r.issued_at)),
+        ("order", r.order.is_some()),
+    ] {
+        if !ok {
+            fail("V1", field, "missing_fields", format!("{field} is required"));
+        }
+    }
+    if emergency && !r.emergency.as_ref().is_some_and(|e| present(&e.justification)) {
+        fail(
+            "V1",
+            "emergency.justification",
+            "missing_fields",
+            "an emergency request needs a justification".into(),
+        );
+    }
+
+    // V2: the requester is a registered, verified authority.
+    match &f.requester {
+        None => fail(
+            "V2",
+            "authorization",
+            "not_authenticated",
+            "the token names no registered authority".into(),
+        ),
+        Some(a) if !a.verified => fail(
+            "V2",
+            "authorization",
+            "not_authenticated",
+            "the requesting authority is suspended".into(),
+        ),
+        Some(_) => {}
+    }
+
+    // V3: the order is signed by a key of the issuing authority valid at the issue date.
+    if let Some(order) = &r.order {
+        let digest_ok = order.document_sha256.len() == 64
+            && order
+                .document_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let issued = time(&r.issued_at).map(crate::ledger::entry::format_time);
+        match (&f.order_key, digest_ok) {
+            (_, false) => fail(
+                "V3",
+                "order.document_sha256",
+                "signature_invalid",
+                "document_sha256 must be 64 lowercase hex digits".into(),
+            ),
+            (None, _) => fail(
+                "V3",
+                "order.kid",
+                "signature_invalid",
+                "the issuing authority has no key with that id".into(),
+            ),
+            (Some(key), true) => {
+                if !signature_valid(key, order_message(&order.document_sha256).as_bytes(), &order.signature) {
+                    fail(
+                        "V3",
+                        "order.signature",
+                        "signature_invalid",
+                        "the signature does not verify with the named key".into(),
+                    );
+                } else if let Some(issued) = issued {
+                    let in_window = key.not_before <= issued
+                        && key.not_after.as_ref().is_none_or(|a| *a > issued)
+                        && key.revoked_at.as_ref().is_none_or(|r| *r > issued);
+                    if !in_window {
+                        fail(
+                            "V3",
+                            "order.kid",
+                            "signature_invalid",
+                            "the key was not valid at the issue date".into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // V4: the issuer is competent.
+    match &f.issuer {
+        None if present(&r.issuing_authority) => fail(
+            "V4",
+            "issuing_authority",
+            "issuer_not_competent",
+            "the issuing authority is not registered".into(),
+        ),
+        Some(i) => {
+            let competent = !policy.issuer.judicial_only
+                || i.judicial
+                || policy.issuer.also_competent.iter().any(|k| k == i.kind.as_str());
+            if !competent {
+                fail(
+                    "V4",
+                    "issuing_authority",
+                    "issuer_not_competent",
+                    format!("a {} is not competent under this policy", i.kind.as_str()),
+                );
+            }
+        }
+        None => {}
+    }
+
+    // V5: data categories and instrument allowed.
+    if let Some(instrument) = r.instrument.as_deref().filter(|s| !s.is_empty()) {
+        if instrument == "preservation_request" {
+            fail(
+                "V5",
+                "instrument",
+                "category_not_allowed",
+                "a preservation request never leads to disclosure".into(),
+            );
+        } else if !policy.instruments.allowed.iter().any(|a| a == instrument) {
+            fail(
+                "V5",
+                "instrument",
+                "category_not_allowed",
+                format!("instrument {instrument} is not accepted by this policy"),
+            );
+        }
+    }
+    for (i, c) in r.data_categories.iter().flatten().enumerate() {
+        if c == "content" || !policy.categories.allowed.contains(c) {
+            fail(
+                "V5",
+                &format!("data_categories[{i}]"),
+                "category_not_allowed",
+                format!("category {c} may not be disclosed under this policy"),
+            );
+        }
+    }
+
+    // V6: offence conditions.
+    if policy.offence.criminal_case && r.criminal_case != Some(true) {
+        fail(
+            "V6",
+            "criminal_case",
+            "offence_conditions_not_met",
+            "the policy requires a criminal case".into(),
+        );
+    }
+    if policy.offence.named_suspect && r.suspect != Some(true) {
+        fail(
+            "V6",
+            "suspect",
+            "offence_conditions_not_met",
+            "the policy requires the person to be a suspect".into(),
+        );
+    }
+    if policy.offence.terms_breach && r.terms_breach != Some(true) {
+        fail(
+            "V6",
+            "terms_breach",
+            "offence_conditions_not_met",
+            "the policy requires the conduct to breach the terms of service".into(),
+        );
+    }
+    if let Some(offence) = r.offence_category.as_deref().filter(|s| !s.is_empty()) {
+        if !policy.offence.categories.is_empty() && !policy.offence.categories.iter().any(|c| c == offence) {
+            fail(
+                "V6",
+                "offence_category",
+                "offence_conditions_not_met",
+                format!(
+                    "offence {offence} is not one of {}",
+                    policy.offence.categories.join(", ")
+                ),
+            );
+        }
+    }
+
+    // V7: specific — concrete identifiers, not too many, a bounded time range.
+    let targets = r.targets.as_deref().unwrap_or_default();
+    if targets.len() > policy.specificity.max_targets {
+        fail(
+            "V7",
+            "targets",
+            "overbroad",
+            format!("at most {} identifiers per request", policy.specificity.max_targets),
+        );
+    }
+    for (i, t) in targets.iter().enumerate() {
+        if t.value.contains(WILDCARDS) {
+            fail(
+                "V7",
+                &format!("targets[{i}].value"),
+                "overbroad",
+                "wildcards and ranges are not concrete identifiers".into(),
+            );
+        }
+    }
+    for (i, why) in &f.target_problems {
+        fail("V7", &format!("targets[{i}]"), "overbroad", why.clone());
+    }
+    if let Some(range) = &r.time_range {
+        match (time(&Some(range.from.clone())), time(&Some(range.to.clone()))) {
+            (Some(from), Some(to)) if from < to => {
+                if to - from > Duration::days(policy.specificity.max_time_range_days) {
+                    fail(
+                        "V7",
+                        "time_range",
+                        "overbroad",
+                        format!("the time range exceeds {} days", policy.specificity.max_time_range_days),
+                    );
+                }
+                // V8: within retention.
+                if from < f.now - Duration::days(policy.retention.days) {
+                    fail(
+                        "V8",
+                        "time_range.from",
+                        "out_of_retention",
+                        format!("data is kept for {} days", policy.retention.days),
+                    );
+                }
+            }
+            _ => fail(
+                "V7",
+                "time_range",
+                "overbroad",
+                "time_range needs RFC 3339 from < to".into(),
+            ),
+        }
+    }
+
+    // V8: temporal.
+    match time(&r.issued_at) {
+        Some(issued) if issued > f.now + Duration::minutes(5) => {
+            fail("V8", "issued_at", "expired", "the order is dated in the future".into())
+        }
+        None if present(&r.issued_at) => fail("V8", "issued_at", "expired", "issued_at must be RFC 3339".into()),
+        _ => {}
+    }
+    if let Some(raw) = &r.expires_at {
+        match time(&Some(raw.clone())) {
+            Some(expires) if expires <= f.now => fail("V8", "expires_at", "expired", "the order has expired".into()),
+            None => fail("V8", "expires_at", "expired", "expires_at must be RFC 3339".into()),
+            _ => {}
+        }
+    }
+
+    // V9: emergency.
+    if let Some(e) = &r.emergency {
+        if e.imminent_harm != Some(true) {
+            fail(
+                "V9",
+                "emergency.imminent_harm",
+                "emergency_unjustified",
+                "an emergency request needs the imminent-harm attestation".into(),
+            );
+        }
+    }
+
+    // V10: jurisdiction.
+    if let Some(req) = &f.requester {
+        if !policy.jurisdiction.countries.is_empty() && !policy.jurisdiction.countries.contains(&req.country) {
+            fail(
+                "V10",
+                "authority",
+                "jurisdiction_not_accepted",
+                format!("requests from {} are not accepted under this policy", req.country),
+            );
+        }
+        if let Some(iss) = &f.issuer {
+            if iss.country != req.country {
+                fail(
+                    "V10",
+                    "issuing_authority",
+                    "jurisdiction_not_accepted",
+                    "the officer's authority is not of the issuing authority's country".into(),
+                );
+            }
+        }
+    }
+
+    // V11: gag order.
+    if let Some(g) = &r.non_disclosure {
+        if !present(&g.basis) {
+            fail(
+                "V11",
+                "non_disclosure.basis",
+                "gag_defective",
+                "a non-disclosure request needs its legal basis".into(),
+            );
+        }
+        match time(&g.until) {
+            Some(until) if until > f.now => {}
+            _ => fail(
+                "V11",
+                "non_disclosure.until",
+                "gag_defective",
+                "a non-disclosure request needs a future expiry (RFC 3339)".into(),
+            ),
+        }
+    }
+
+    // V12: no replay.
+    if f.same_order_from_other_authority {
+        fail(
+            "V12",
+            "order.document_sha256",
+            "duplicate",
+            "this order was already submitted by another authority".into(),
+        );
+    } else if f.same_order_from_same_authority {
+        fail(
+            "V12",
+            "order.document_sha256",
+            "duplicate",
+            "this order was already submitted".into(),
+        );
+    }
+    out
+}

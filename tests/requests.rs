@@ -1,0 +1,347 @@
+//! Submitting disclosure requests over HTTP: validation V1–V12 under the policy in force, the
+//! entries each submission leaves, receipts, replay protection, and the September 2024
+//! policy change made visible in the ledger.
+
+mod common;
+
+use common::{officer_claims, sign_ed25519, spawn, TestApp};
+use disclosure_ledger::auth::Role;
+use disclosure_ledger::ledger::{merkle, parse_hex_hash, Entry};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const PHONE: &str = "+33 6 12 34 56 78";
+const IP: &str = "2001:0DB8:0000:0000:0000:0000:0000:0042";
+const USERNAME: &str = "@Night_Owl_77";
+
+struct Court {
+    id: String,
+    kid: String,
+    key: ed25519_dalek::SigningKey,
+    officer: String,
+}
+
+async fn court(app: &TestApp) -> Court {
+    let id = app.register_authority().await;
+    let (kid, key) = app.add_ed25519_key(&id).await;
+    let officer = sign_ed25519(&key, &kid, &officer_claims(app, &id));
+    Court { id, kid, key, officer }
+}
+
+/// A complete, valid court order for a drug-trafficking suspect; `document` makes the order
+/// digest unique.
+fn order(c: &Court, document: &str, offence: &str) -> Value {
+    use ed25519_dalek::Signer;
+    let digest = hex::encode(Sha256::digest(document.as_bytes()));
+    let signature = c.key.sign(format!("disclosure-ledger:order:v1\n{digest}").as_bytes());
+    let now = chrono::Utc::now();
+    json!({
+        "instrument": "court_order",
+        "issuing_authority": c.id,
+        "judge_or_prosecutor": "Juge d'instruction",
+        "file_number": format!("TJ-PARIS-{document}"),
+        "legal_citation": "CPP art. 60-1",
+        "offence_category": offence,
+        "criminal_case": true,
+        "suspect": true,
+        "terms_breach": true,
+        "targets": [
+            { "kind": "phone_number", "value": PHONE },
+            { "kind": "ip_address", "value": IP },
+            { "kind": "username", "value": USERNAME }
+        ],
+        "data_categories": ["ip_address", "phone_number"],
+        "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
+        "issued_at": (now - chrono::Duration::days(1)).to_rfc3339(),
+        "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+        "order": { "document_sha256": digest, "signature": hex::encode(signature.to_bytes()), "kid": c.kid }
+    })
+}
+
+async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/v1/requests"))
+        .bearer_auth(officer)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Checks every receipt entry against the receipt's checkpoint with the crypto core alone and
+/// returns the entries (read as an auditor).
+async fn check_receipt(app: &TestApp, receipt: &Value) -> Vec<Entry> {
+    let cp = app
+        .verifier()
+        .await
+        .verify(receipt["checkpoint"].as_str().unwrap())
+        .unwrap();
+    let mut out = Vec::new();
+    for item in receipt["entries"].as_array().unwrap() {
+        let index = item["index"].as_u64().unwrap();
+        let leaf = parse_hex_hash(item["leaf_hash"].as_str().unwrap()).unwrap();
+        let proof: Vec<_> = item["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
+            .collect();
+        merkle::check_inclusion(&proof, cp.size, cp.root, index, leaf).unwrap();
+        let e: Value = app
+            .client
+            .get(app.url(&format!("/v1/log/entries/{index}")))
+            .bearer_auth(app.token(Role::Auditor))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let e: Entry = serde_json::from_value(e).unwrap();
+        assert_eq!(e.leaf_hash().unwrap(), leaf);
+        out.push(e);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_valid_court_order_is_recorded_as_received_and_validated_with_a_receipt() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (status, body) = submit(&app, &c.officer, &order(&c, "order-1", "drug_trafficking")).await;
+    assert_eq!(status, 201, "{body}");
+    let entries = check_receipt(&app, &body["receipt"]).await;
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["request.received", "request.validated"]);
+    let id = body["request"]["id"].as_str().unwrap();
+    assert!(entries.iter().all(|e| e.subject.as_deref() == Some(id)));
+    let received = &entries[0].public;
+    assert_eq!(received["country"], "FRA");
+    assert_eq!(received["authority_kind"], "court");
+    assert_eq!(received["identifiers"], 3);
+    assert_eq!(received["data_categories"], json!(["ip_address", "phone_number"]));
+    assert!(entries[0].sealed.is_some());
+    let current = app.get_json("/v1/policies/current").await;
+    assert_eq!(entries[1].public["policy_sha256"], current["sha256"]);
+    assert_eq!(entries[1].public["result"], "pass");
+
+    let view: Value = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}")))
+        .bearer_auth(&c.officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "under_review");
+    // The public sees the request's entries only as leaf hashes until the embargo ends.
+    let public = app.get_json(&format!("/v1/log/entries/{}", entries[0].index)).await;
+    assert!(
+        public.get("kind").is_none() && public["embargoed_until"].is_string(),
+        "{public}"
+    );
+}
+
+#[tokio::test]
+async fn a_defective_request_is_rejected_with_every_failed_rule_and_still_recorded() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let mut body = order(&c, "order-2", "drug_trafficking");
+    body.as_object_mut().unwrap().remove("file_number");
+    body["data_categories"] = json!(["ip_address", "content"]);
+    body["targets"][1]["value"] = json!("203.0.113.*");
+    body["order"]["signature"] = json!("00".repeat(64));
+    body["non_disclosure"] = json!({ "basis": "" });
+    let (status, problem) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 422, "{problem}");
+    let rules: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["message"].as_str().unwrap()[..3])
+        .collect();
+    for rule in ["V1:", "V3:", "V5:", "V7:", "V11"] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+    let entries = check_receipt(&app, &problem["receipt"]).await;
+    assert_eq!(entries[1].kind, "request.rejected");
+    let reasons = entries[1].public["reasons"].as_array().unwrap();
+    for code in [
+        "missing_fields",
+        "signature_invalid",
+        "category_not_allowed",
+        "overbroad",
+        "gag_defective",
+    ] {
+        assert!(reasons.contains(&json!(code)), "{code} missing from {reasons:?}");
+    }
+    assert_eq!(problem["request"]["status"], "rejected");
+}
+
+#[tokio::test]
+async fn the_september_2024_policy_change_is_visible_in_the_ledger() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let old = app.adopt_policy("telegram-2018").await;
+    let old_sha = old["sha256"].as_str().unwrap().to_string();
+    let (status, before) = submit(&app, &c.officer, &order(&c, "order-2023", "drug_trafficking")).await;
+    assert_eq!(status, 422, "{before}");
+    let rejected = check_receipt(&app, &before["receipt"]).await;
+    assert_eq!(rejected[1].kind, "request.rejected");
+    assert_eq!(rejected[1].public["failed_rules"], json!(["V6"]));
+    assert_eq!(rejected[1].public["policy_sha256"], old_sha.as_str());
+
+    let new = app.adopt_policy("telegram-2024-09").await;
+    let new_sha = new["sha256"].as_str().unwrap().to_string();
+    assert_ne!(old_sha, new_sha);
+    let (status, after) = submit(&app, &c.officer, &order(&c, "order-2024", "drug_trafficking")).await;
+    assert_eq!(status, 201, "{after}");
+    let validated = check_receipt(&app, &after["receipt"]).await;
+    assert_eq!(validated[1].kind, "request.validated");
+    assert_eq!(validated[1].public["policy_sha256"], new_sha.as_str());
+    // The adoption sits between the two decisions in the chain.
+    let adopted = new["entries"][0]["index"].as_u64().unwrap();
+    assert!(rejected[1].index < adopted && adopted < validated[1].index);
+}
+
+#[tokio::test]
+async fn an_order_is_accepted_once_and_refused_when_replayed() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let body = order(&c, "order-3", "fraud");
+    assert_eq!(submit(&app, &c.officer, &body).await.0, 201);
+    let (status, problem) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["code"], "duplicate");
+    // Another authority submitting the same order document is refused too.
+    let other = court(&app).await;
+    let mut stolen = body.clone();
+    stolen["issuing_authority"] = json!(c.id);
+    let (status, problem) = submit(&app, &other.officer, &stolen).await;
+    assert_eq!(status, 422);
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "duplicate"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let body = order(&c, "order-4", "fraud");
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/requests"))
+            .bearer_auth(&c.officer)
+            .header("Idempotency-Key", "k-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(body.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = send(body.clone()).await.unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["request"]["id"], first["request"]["id"]);
+    check_receipt(&app, &again["receipt"]).await;
+    let other = send(order(&c, "order-5", "fraud")).await.unwrap();
+    assert_eq!(other.status(), 409);
+    let page = app.get_json("/v1/log/entries?limit=1000").await;
+    assert_eq!(
+        page["entries"].as_array().unwrap().len(),
+        3 + 2,
+        "policy, authority, key, one request's two entries"
+    );
+}
+
+#[tokio::test]
+async fn only_officers_submit_and_officers_see_only_their_own_authority() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (status, _) = submit(&app, &app.token(Role::Reviewer), &order(&c, "order-6", "fraud")).await;
+    assert_eq!(status, 403);
+    let (status, body) = submit(&app, &c.officer, &order(&c, "order-7", "fraud")).await;
+    assert_eq!(status, 201);
+    let id = body["request"]["id"].as_str().unwrap();
+    let other = court(&app).await;
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}")))
+        .bearer_auth(&other.officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}")))
+        .bearer_auth(app.token(Role::Reviewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn raw_identifiers_never_leave_the_vault() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let mut bodies = Vec::new();
+    let (_, ok) = submit(&app, &c.officer, &order(&c, "order-8", "fraud")).await;
+    bodies.push(ok.to_string());
+    let mut bad = order(&c, "order-9", "fraud");
+    bad["targets"][0]["value"] = json!("06 12 34 56 78");
+    bad["data_categories"] = json!(["content"]);
+    let (_, rejected) = submit(&app, &c.officer, &bad).await;
+    bodies.push(rejected.to_string());
+
+    let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+    use diesel::prelude::*;
+    use disclosure_ledger::store::schema::{entries, requests, sealed_details};
+    let mut stored: Vec<String> = entries::table.select(entries::canonical).load(&mut conn).unwrap();
+    stored.extend(
+        sealed_details::table
+            .select(sealed_details::restricted)
+            .load::<String>(&mut conn)
+            .unwrap(),
+    );
+    stored.extend(
+        requests::table
+            .select(requests::failed_rules)
+            .load::<String>(&mut conn)
+            .unwrap(),
+    );
+    stored.extend(bodies);
+    let needles = [
+        "+33612345678",
+        "612345678",
+        "12 34 56 78",
+        "2001:db8::42",
+        "0DB8",
+        "night_owl_77",
+        "Night_Owl",
+    ];
+    for text in &stored {
+        for needle in needles {
+            assert!(
+                !text.to_lowercase().contains(&needle.to_lowercase()),
+                "{needle} found in {text}"
+            );
+        }
+    }
+    // The vault has them, normalised.
+    use disclosure_ledger::store::schema::vault;
+    let values: Vec<Option<String>> = vault::table.select(vault::value).load(&mut conn).unwrap();
+    assert!(values.contains(&Some("+33612345678".into())));
+    assert!(values.contains(&Some("2001:db8::42".into())));
+}
