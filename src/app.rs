@@ -194,7 +194,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::authorities::status::reinstate)
         .service(crate::auth::whoami::whoami)
         .service(crate::requests::submit::submit)
-        .service(crate::requests::get::get);
+        .service(crate::requests::get::get)
+        .service(crate::requests::decision::decide)
+        .service(crate::requests::disclosure::disclose)
+        .service(crate::requests::withdraw::withdraw)
+        .service(crate::requests::notification::notify)
+        .service(crate::requests::emergency_validation::validate_emergency);
 }
 
 /// Entry 0 of a new ledger adopts the configured policy, or the built-in default. On an

@@ -251,6 +251,11 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("get", "/v1/auth/whoami", Some(ANY_TOKEN)),
         ("post", "/v1/requests", Some(&["officer"])),
         ("get", "/v1/requests/{id}", Some(&["officer", "reviewer", "auditor"])),
+        ("post", "/v1/requests/{id}/decision", Some(&["reviewer"])),
+        ("post", "/v1/requests/{id}/disclosure", Some(&["reviewer"])),
+        ("post", "/v1/requests/{id}/notification", Some(&["reviewer"])),
+        ("post", "/v1/requests/{id}/emergency-validation", Some(&["reviewer"])),
+        ("post", "/v1/requests/{id}/withdraw", Some(&["officer"])),
     ]
 }
 
@@ -294,6 +299,10 @@ async fn every_endpoint_admits_exactly_its_roles() {
             "/v1/authorities/{id}/keys" => {
                 json!({ "alg": "EdDSA", "jwk": { "kty": "OKP", "crv": "Ed25519", "x": "not valid" } })
             }
+            "/v1/requests/{id}/decision" => json!({ "decision": "clarify" }),
+            "/v1/requests/{id}/disclosure" => json!({ "outcome": "no_data" }),
+            "/v1/requests/{id}/notification" => json!({ "action": "send" }),
+            "/v1/requests/{id}/emergency-validation" => json!({ "validated": true }),
             _ => json!({}),
         };
         for (who, token) in &tokens {

@@ -4,107 +4,10 @@
 
 mod common;
 
-use common::{officer_claims, sign_ed25519, spawn, TestApp};
+use common::requests::{check_receipt, court, order, submit};
+use common::spawn;
 use disclosure_ledger::auth::Role;
-use disclosure_ledger::ledger::{merkle, parse_hex_hash, Entry};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-
-const PHONE: &str = "+33 6 12 34 56 78";
-const IP: &str = "2001:0DB8:0000:0000:0000:0000:0000:0042";
-const USERNAME: &str = "@Night_Owl_77";
-
-struct Court {
-    id: String,
-    kid: String,
-    key: ed25519_dalek::SigningKey,
-    officer: String,
-}
-
-async fn court(app: &TestApp) -> Court {
-    let id = app.register_authority().await;
-    let (kid, key) = app.add_ed25519_key(&id).await;
-    let officer = sign_ed25519(&key, &kid, &officer_claims(app, &id));
-    Court { id, kid, key, officer }
-}
-
-/// A complete, valid court order for a drug-trafficking suspect; `document` makes the order
-/// digest unique.
-fn order(c: &Court, document: &str, offence: &str) -> Value {
-    use ed25519_dalek::Signer;
-    let digest = hex::encode(Sha256::digest(document.as_bytes()));
-    let signature = c.key.sign(format!("disclosure-ledger:order:v1\n{digest}").as_bytes());
-    let now = chrono::Utc::now();
-    json!({
-        "instrument": "court_order",
-        "issuing_authority": c.id,
-        "judge_or_prosecutor": "Juge d'instruction",
-        "file_number": format!("TJ-PARIS-{document}"),
-        "legal_citation": "CPP art. 60-1",
-        "offence_category": offence,
-        "criminal_case": true,
-        "suspect": true,
-        "terms_breach": true,
-        "targets": [
-            { "kind": "phone_number", "value": PHONE },
-            { "kind": "ip_address", "value": IP },
-            { "kind": "username", "value": USERNAME }
-        ],
-        "data_categories": ["ip_address", "phone_number"],
-        "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
-        "issued_at": (now - chrono::Duration::days(1)).to_rfc3339(),
-        "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
-        "order": { "document_sha256": digest, "signature": hex::encode(signature.to_bytes()), "kid": c.kid }
-    })
-}
-
-async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url("/v1/requests"))
-        .bearer_auth(officer)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-/// Checks every receipt entry against the receipt's checkpoint with the crypto core alone and
-/// returns the entries (read as an auditor).
-async fn check_receipt(app: &TestApp, receipt: &Value) -> Vec<Entry> {
-    let cp = app
-        .verifier()
-        .await
-        .verify(receipt["checkpoint"].as_str().unwrap())
-        .unwrap();
-    let mut out = Vec::new();
-    for item in receipt["entries"].as_array().unwrap() {
-        let index = item["index"].as_u64().unwrap();
-        let leaf = parse_hex_hash(item["leaf_hash"].as_str().unwrap()).unwrap();
-        let proof: Vec<_> = item["inclusion_proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
-            .collect();
-        merkle::check_inclusion(&proof, cp.size, cp.root, index, leaf).unwrap();
-        let e: Value = app
-            .client
-            .get(app.url(&format!("/v1/log/entries/{index}")))
-            .bearer_auth(app.token(Role::Auditor))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let e: Entry = serde_json::from_value(e).unwrap();
-        assert_eq!(e.leaf_hash().unwrap(), leaf);
-        out.push(e);
-    }
-    out
-}
 
 #[tokio::test]
 async fn a_valid_court_order_is_recorded_as_received_and_validated_with_a_receipt() {

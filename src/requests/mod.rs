@@ -2,9 +2,15 @@
 //! mechanically, and every step is an entry committed with the state change. Raw identifiers
 //! go only to the vault; entries and sealed details carry their commitments.
 
+pub mod decision;
+pub mod disclosure;
+pub mod emergency_validation;
 pub mod get;
+pub mod notification;
 pub mod submit;
+mod transition;
 pub mod validate;
+pub mod withdraw;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -110,5 +110,7 @@ diesel::table! {
         failed_rules -> Text,
         idempotency_key -> Nullable<Text>,
         request_sha256 -> Text,
+        approved_categories -> Nullable<Text>,
+        notification -> Text,
     }
 }

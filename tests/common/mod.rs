@@ -3,6 +3,8 @@
 //! database created on it for this test alone.
 #![allow(dead_code)]
 
+pub mod requests;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,0 +1,2 @@
+ALTER TABLE requests DROP COLUMN notification;
+ALTER TABLE requests DROP COLUMN approved_categories;

@@ -1,0 +1,103 @@
+use actix_web::{post, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::submit::RequestRecorded;
+use super::transition::{apply, require_state, Change};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+
+/// Reviewer reason codes (DESIGN §3) a rejection may give.
+const REVIEW_REASONS: &[&str] = &["defective_process", "not_proportionate", "no_data", "other"];
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+    Clarify,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub decision: Verdict,
+    /// With `approve`: a subset of the requested categories narrows the approval.
+    pub data_categories: Option<Vec<String>>,
+    /// With `approve`: fewer identifiers than requested narrows the approval.
+    pub identifiers: Option<i32>,
+    /// With `reject`: `defective_process`, `not_proportionate`, `no_data`, `other`.
+    pub reasons: Option<Vec<String>>,
+}
+
+/// Decide a validated request: approve (in full or narrowed), reject with reasons, or ask
+/// the authority for clarification. Appends `request.approved`, `request.rejected` or
+/// `request.clarification_requested` naming the policy in force.
+#[utoipa::path(
+    post, path = "/v1/requests/{id}/decision", tag = "requests",
+    params(("id" = String, Path, description = "Request id")),
+    request_body = Decision,
+    responses(
+        (status = 200, body = RequestRecorded),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not under review; the detail names the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/requests/{id}/decision")]
+pub async fn decide(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Decision>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Reviewer])?.clone();
+    let body = body.into_inner();
+    apply(state, claims, id.into_inner(), move |cur| {
+        require_state(cur, &["under_review"])?;
+        match body.decision {
+            Verdict::Approve => {
+                let categories = body.data_categories.unwrap_or_else(|| cur.data_categories.clone());
+                let identifiers = body.identifiers.unwrap_or(cur.identifiers);
+                if categories.is_empty() || !categories.iter().all(|c| cur.data_categories.contains(c)) {
+                    return Err(AppError::invalid_parameter("data_categories", "approve a non-empty subset of the requested categories"));
+                }
+                if !(1..=cur.identifiers).contains(&identifiers) {
+                    return Err(AppError::invalid_parameter("identifiers", "approve between 1 and the requested number of identifiers"));
+                }
+                let narrowed = categories.len() < cur.data_categories.len() || identifiers < cur.identifiers;
+                let (status, scope) = if narrowed { ("approved_narrowed", "narrowed") } else { ("approved", "full") };
+                let mut change = Change::to(
+                    status,
+                    "request.approved",
+                    json!({ "scope": scope, "data_categories": categories, "identifiers": identifiers, "policy_sha256": cur.policy_sha256 }),
+                );
+                change.approved_categories = Some(categories);
+                Ok(change)
+            }
+            Verdict::Reject => {
+                let reasons = body.reasons.unwrap_or_default();
+                if reasons.is_empty() || !reasons.iter().all(|r| REVIEW_REASONS.contains(&r.as_str())) {
+                    return Err(AppError::invalid_parameter("reasons", "give one or more of defective_process, not_proportionate, no_data, other"));
+                }
+                Ok(Change::to(
+                    "rejected",
+                    "request.rejected",
+                    json!({ "result": "fail", "by": "reviewer", "failed_rules": [], "reasons": reasons, "policy_sha256": cur.policy_sha256 }),
+                ))
+            }
+            Verdict::Clarify => Ok(Change::to(
+                "clarification_requested",
+                "request.clarification_requested",
+                json!({ "policy_sha256": cur.policy_sha256 }),
+            )),
+        }
+    })
+    .await
+}

@@ -1,0 +1,105 @@
+use std::collections::BTreeMap;
+
+use actix_web::{post, web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::submit::RequestRecorded;
+use super::transition::{apply, require_state, Change};
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    FullyProduced,
+    PartiallyProduced,
+    NoData,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disclosure {
+    pub outcome: Outcome,
+    /// Accounts whose data was disclosed.
+    #[serde(default)]
+    pub accounts_affected: u32,
+    /// Number of values disclosed per data category, e.g. `{"ip_address": 3}`.
+    #[serde(default)]
+    pub values: BTreeMap<String, u32>,
+    /// SHA-256 (hex) of the package delivered to the authority.
+    pub package_sha256: Option<String>,
+}
+
+/// Record what was disclosed for an approved request (`request.disclosed`), or that there was
+/// nothing to disclose (`request.no_data`). Categories must be within the approval.
+#[utoipa::path(
+    post, path = "/v1/requests/{id}/disclosure", tag = "requests",
+    params(("id" = String, Path, description = "Request id")),
+    request_body = Disclosure,
+    responses(
+        (status = 200, body = RequestRecorded),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not approved; the detail names the current state", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/requests/{id}/disclosure")]
+pub async fn disclose(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Disclosure>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Reviewer])?.clone();
+    let body = body.into_inner();
+    let package_ok = body
+        .package_sha256
+        .as_deref()
+        .is_none_or(|p| p.len() == 64 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !package_ok {
+        return Err(AppError::invalid_parameter(
+            "package_sha256",
+            "package_sha256 must be 64 hex digits",
+        ));
+    }
+    apply(state, claims, id.into_inner(), move |cur| {
+        require_state(cur, &["approved", "approved_narrowed"])?;
+        if let Outcome::NoData = body.outcome {
+            let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));
+            change.notification = Some("pending");
+            return Ok(change);
+        }
+        let approved = cur.approved_categories.clone().unwrap_or_default();
+        if let Some(c) = body.values.keys().find(|c| !approved.contains(c)) {
+            return Err(AppError::invalid_parameter(
+                "values",
+                format!("category {c} was not approved"),
+            ));
+        }
+        if body.accounts_affected == 0 || body.values.values().all(|n| *n == 0) {
+            return Err(AppError::invalid_parameter(
+                "values",
+                "a disclosure discloses at least one value of one account",
+            ));
+        }
+        let outcome = match body.outcome {
+            Outcome::FullyProduced => "fully_produced",
+            _ => "partially_produced",
+        };
+        let mut change = Change::to(
+            "disclosed",
+            "request.disclosed",
+            json!({ "outcome": outcome, "accounts_affected": body.accounts_affected, "values": body.values }),
+        );
+        change.restricted = Some(json!({ "package_sha256": body.package_sha256 }));
+        change.notification = Some("pending");
+        Ok(change)
+    })
+    .await
+}

@@ -1,0 +1,154 @@
+//! The lifecycle state machine (DESIGN §2). Every transition is one entry written in the same
+//! transaction as the state change, checked against the current state under the head lock;
+//! an illegal transition is 409 naming the current state.
+
+use actix_web::{web, HttpResponse};
+use diesel::prelude::*;
+use serde_json::{Map, Value};
+
+use super::get::load;
+use super::submit::RequestRecorded;
+use crate::app::AppState;
+use crate::auth::Claims;
+use crate::error::AppError;
+use crate::log::EntryReceipt;
+use crate::store::schema::requests;
+use crate::store::{queries, AppendCtx, NewEntry, StoreError};
+
+/// What a transition sees of the request.
+pub(super) struct Current {
+    pub status: String,
+    pub emergency: bool,
+    pub data_categories: Vec<String>,
+    pub identifiers: i32,
+    pub approved_categories: Option<Vec<String>>,
+    pub notification: String,
+    /// SHA-256 of the policy in force now.
+    pub policy_sha256: String,
+}
+
+/// What a transition changes, and the entry that records it.
+pub(super) struct Change {
+    pub status: Option<&'static str>,
+    pub approved_categories: Option<Vec<String>>,
+    pub notification: Option<&'static str>,
+    pub kind: &'static str,
+    pub public: Map<String, Value>,
+    pub restricted: Option<Value>,
+}
+
+impl Change {
+    /// An entry without a change of status (notifications).
+    pub fn entry_only(kind: &'static str, public: Value) -> Self {
+        Change {
+            status: None,
+            ..Change::to("", kind, public)
+        }
+    }
+
+    pub fn to(status: &'static str, kind: &'static str, public: Value) -> Self {
+        Change {
+            status: (!status.is_empty()).then_some(status),
+            approved_categories: None,
+            notification: None,
+            kind,
+            public: public.as_object().cloned().unwrap_or_default(),
+            restricted: None,
+        }
+    }
+}
+
+/// 409 unless the request is in one of `from`.
+pub(super) fn require_state(current: &Current, from: &[&str]) -> Result<(), AppError> {
+    if from.contains(&current.status.as_str()) {
+        Ok(())
+    } else {
+        Err(AppError::conflict(format!(
+            "illegal transition: the request is {}",
+            current.status
+        )))
+    }
+}
+
+/// Runs `decide` on the current state of request `id` and commits its change with its entry.
+/// Officers may act only on their own authority's requests (others are 404 to them).
+pub(super) async fn apply<F>(
+    state: web::Data<AppState>,
+    claims: Claims,
+    id: String,
+    decide: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&Current) -> Result<Change, AppError> + Send + 'static,
+{
+    let op_id = id.clone();
+    let (view, appended) = state
+        .sequencer
+        .append(move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
+            type Row = (String, String, bool, String, i32, Option<String>, String);
+            let row: Option<Row> = requests::table
+                .filter(requests::id.eq(&op_id))
+                .select((
+                    requests::status,
+                    requests::authority_id,
+                    requests::emergency,
+                    requests::data_categories,
+                    requests::identifiers,
+                    requests::approved_categories,
+                    requests::notification,
+                ))
+                .first(ctx.conn)
+                .optional()
+                .map_err(StoreError::from)?;
+            let Some(row) = row else {
+                return Err(AppError::not_found("no request with that id"));
+            };
+            if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(row.1.as_str()) {
+                return Err(AppError::not_found("no request with that id"));
+            }
+            let (_, policy_sha256, _) =
+                queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
+            let parse =
+                |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| StoreError::Corrupt(e.to_string()));
+            let current = Current {
+                status: row.0,
+                emergency: row.2,
+                data_categories: parse(&row.3)?,
+                identifiers: row.4,
+                approved_categories: row.5.as_deref().map(parse).transpose()?,
+                notification: row.6,
+                policy_sha256,
+            };
+            let change = decide(&current)?;
+            let target = requests::table.filter(requests::id.eq(&op_id));
+            if let Some(status) = change.status {
+                diesel::update(target)
+                    .set(requests::status.eq(status))
+                    .execute(ctx.conn)
+                    .map_err(StoreError::from)?;
+            }
+            if let Some(approved) = &change.approved_categories {
+                diesel::update(target)
+                    .set(requests::approved_categories.eq(serde_json::to_string(approved).map_err(AppError::internal)?))
+                    .execute(ctx.conn)
+                    .map_err(StoreError::from)?;
+            }
+            if let Some(n) = change.notification {
+                diesel::update(target)
+                    .set(requests::notification.eq(n))
+                    .execute(ctx.conn)
+                    .map_err(StoreError::from)?;
+            }
+            let (view, _) = load(ctx.conn, &op_id)?.ok_or_else(|| AppError::internal("request vanished"))?;
+            let entry = NewEntry {
+                kind: change.kind.to_string(),
+                subject: Some(op_id.clone()),
+                public: change.public,
+                restricted: change.restricted,
+            };
+            Ok((view, vec![entry]))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
+}

@@ -1,0 +1,103 @@
+//! Helpers for tests that submit disclosure requests.
+
+use super::{officer_claims, sign_ed25519, TestApp};
+use disclosure_ledger::auth::Role;
+use disclosure_ledger::ledger::{merkle, parse_hex_hash, Entry};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const PHONE: &str = "+33 6 12 34 56 78";
+pub const IP: &str = "2001:0DB8:0000:0000:0000:0000:0000:0042";
+pub const USERNAME: &str = "@Night_Owl_77";
+
+pub struct Court {
+    pub id: String,
+    pub kid: String,
+    pub key: ed25519_dalek::SigningKey,
+    pub officer: String,
+}
+
+pub async fn court(app: &TestApp) -> Court {
+    let id = app.register_authority().await;
+    let (kid, key) = app.add_ed25519_key(&id).await;
+    let officer = sign_ed25519(&key, &kid, &officer_claims(app, &id));
+    Court { id, kid, key, officer }
+}
+
+/// A complete, valid court order for a drug-trafficking suspect; `document` makes the order
+/// digest unique.
+pub fn order(c: &Court, document: &str, offence: &str) -> Value {
+    use ed25519_dalek::Signer;
+    let digest = hex::encode(Sha256::digest(document.as_bytes()));
+    let signature = c.key.sign(format!("disclosure-ledger:order:v1\n{digest}").as_bytes());
+    let now = chrono::Utc::now();
+    json!({
+        "instrument": "court_order",
+        "issuing_authority": c.id,
+        "judge_or_prosecutor": "Juge d'instruction",
+        "file_number": format!("TJ-PARIS-{document}"),
+        "legal_citation": "CPP art. 60-1",
+        "offence_category": offence,
+        "criminal_case": true,
+        "suspect": true,
+        "terms_breach": true,
+        "targets": [
+            { "kind": "phone_number", "value": PHONE },
+            { "kind": "ip_address", "value": IP },
+            { "kind": "username", "value": USERNAME }
+        ],
+        "data_categories": ["ip_address", "phone_number"],
+        "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
+        "issued_at": (now - chrono::Duration::days(1)).to_rfc3339(),
+        "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+        "order": { "document_sha256": digest, "signature": hex::encode(signature.to_bytes()), "kid": c.kid }
+    })
+}
+
+pub async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url("/v1/requests"))
+        .bearer_auth(officer)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Checks every receipt entry against the receipt's checkpoint with the crypto core alone and
+/// returns the entries (read as an auditor).
+pub async fn check_receipt(app: &TestApp, receipt: &Value) -> Vec<Entry> {
+    let cp = app
+        .verifier()
+        .await
+        .verify(receipt["checkpoint"].as_str().unwrap())
+        .unwrap();
+    let mut out = Vec::new();
+    for item in receipt["entries"].as_array().unwrap() {
+        let index = item["index"].as_u64().unwrap();
+        let leaf = parse_hex_hash(item["leaf_hash"].as_str().unwrap()).unwrap();
+        let proof: Vec<_> = item["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
+            .collect();
+        merkle::check_inclusion(&proof, cp.size, cp.root, index, leaf).unwrap();
+        let e: Value = app
+            .client
+            .get(app.url(&format!("/v1/log/entries/{index}")))
+            .bearer_auth(app.token(Role::Auditor))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let e: Entry = serde_json::from_value(e).unwrap();
+        assert_eq!(e.leaf_hash().unwrap(), leaf);
+        out.push(e);
+    }
+    out
+}

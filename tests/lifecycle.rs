@@ -1,0 +1,287 @@
+//! The request lifecycle of DESIGN §2 over HTTP: every transition is an entry, illegal ones
+//! are 409 naming the current state and append nothing.
+
+mod common;
+
+use common::requests::{check_receipt, court, order, submit, Court};
+use common::{spawn, TestApp};
+use disclosure_ledger::auth::Role;
+use serde_json::{json, Value};
+
+async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/requests/{id}/{action}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn submitted(app: &TestApp, c: &Court, document: &str) -> String {
+    let (status, body) = submit(app, &c.officer, &order(c, document, "fraud")).await;
+    assert_eq!(status, 201, "{body}");
+    body["request"]["id"].as_str().unwrap().to_string()
+}
+
+async fn size(app: &TestApp) -> u64 {
+    app.verifier()
+        .await
+        .verify(&app.text("/v1/log/checkpoint").await)
+        .unwrap()
+        .size
+}
+
+#[tokio::test]
+async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let id = submitted(&app, &c, "life-1").await;
+
+    let (status, body) = act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "approved");
+    let approved = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(approved[0].kind, "request.approved");
+    assert_eq!(approved[0].public["scope"], "full");
+    assert_eq!(
+        approved[0].public["policy_sha256"],
+        app.get_json("/v1/policies/current").await["sha256"]
+    );
+
+    let disclosure = json!({
+        "outcome": "fully_produced", "accounts_affected": 1,
+        "values": { "ip_address": 3, "phone_number": 1 }, "package_sha256": "ab".repeat(32)
+    });
+    let (status, body) = act(&app, &reviewer, &id, "disclosure", disclosure).await;
+    assert_eq!(status, 200, "{body}");
+    let disclosed = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(disclosed[0].kind, "request.disclosed");
+    assert_eq!(disclosed[0].public, json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 3, "phone_number": 1 } }).as_object().unwrap().clone());
+    assert!(disclosed[0].sealed.is_some(), "the package digest is sealed");
+
+    let until = (chrono::Utc::now() + chrono::Duration::days(90)).to_rfc3339();
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &id,
+        "notification",
+        json!({ "action": "delay", "until": until, "basis": "non-disclosure order" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 409, "{body}");
+
+    let page: Value = app
+        .client
+        .get(app.url("/v1/log/entries?limit=1000"))
+        .bearer_auth(app.token(Role::Auditor))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == id.as_str())
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "request.received",
+            "request.validated",
+            "request.approved",
+            "request.disclosed",
+            "notification.delayed",
+            "notification.sent"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn illegal_transitions_are_409_with_the_current_state_and_append_nothing() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let id = submitted(&app, &c, "life-2").await;
+    let before = size(&app).await;
+    let (status, body) = act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" })).await;
+    assert_eq!(status, 409);
+    assert!(body["detail"].as_str().unwrap().contains("under_review"), "{body}");
+    let (status, _) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 409);
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        &id,
+        "emergency-validation",
+        json!({ "validated": true }),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(size(&app).await, before);
+
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &id,
+        "decision",
+        json!({ "decision": "reject", "reasons": ["other"] }),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(body["detail"].as_str().unwrap().contains("approved"), "{body}");
+    assert_eq!(
+        act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" }))
+            .await
+            .0,
+        200
+    );
+    let (status, _) = act(&app, &c.officer, &id, "withdraw", json!({})).await;
+    assert_eq!(status, 409, "no withdrawal after the answer");
+    let missing = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        act(&app, &reviewer, &missing, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_narrowed_approval_bounds_what_may_be_disclosed() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let id = submitted(&app, &c, "life-3").await;
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &id,
+        "decision",
+        json!({ "decision": "approve", "data_categories": ["ip_address"], "identifiers": 1 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "approved_narrowed");
+    let entries = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(entries[0].public["scope"], "narrowed");
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        &id,
+        "disclosure",
+        json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "phone_number": 1 } }),
+    )
+    .await;
+    assert_eq!(status, 400, "phone numbers were not approved");
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        &id,
+        "disclosure",
+        json!({ "outcome": "partially_produced", "accounts_affected": 1, "values": { "ip_address": 2 } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn reviewers_reject_with_reasons_or_ask_for_clarification_and_officers_withdraw() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let a = submitted(&app, &c, "life-4").await;
+    assert_eq!(
+        act(&app, &reviewer, &a, "decision", json!({ "decision": "reject" }))
+            .await
+            .0,
+        400
+    );
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &a,
+        "decision",
+        json!({ "decision": "reject", "reasons": ["not_proportionate"] }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let e = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(
+        (e[0].kind.as_str(), &e[0].public["reasons"]),
+        ("request.rejected", &json!(["not_proportionate"]))
+    );
+
+    let b = submitted(&app, &c, "life-5").await;
+    let (status, body) = act(&app, &reviewer, &b, "decision", json!({ "decision": "clarify" })).await;
+    assert_eq!(
+        (status, body["request"]["status"].as_str()),
+        (200, Some("clarification_requested"))
+    );
+    // Another authority's officer cannot see, let alone withdraw, it.
+    let other = court(&app).await;
+    assert_eq!(act(&app, &other.officer, &b, "withdraw", json!({})).await.0, 404);
+    let (status, body) = act(&app, &c.officer, &b, "withdraw", json!({})).await;
+    assert_eq!((status, body["request"]["status"].as_str()), (200, Some("withdrawn")));
+    // Officers do not decide.
+    assert_eq!(
+        act(&app, &c.officer, &a, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn an_emergency_disclosure_is_validated_after_the_fact() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let mut body = order(&c, "life-6", "kidnapping");
+    body["emergency"] = json!({ "justification": "a child is missing", "imminent_harm": true });
+    let (status, submitted) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 201, "{submitted}");
+    let received = chrono::DateTime::parse_from_rfc3339(submitted["request"]["received_at"].as_str().unwrap()).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(submitted["request"]["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - received).num_hours(), 8, "the policy's emergency deadline");
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    let disclosure = json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } });
+    assert_eq!(act(&app, &reviewer, &id, "disclosure", disclosure).await.0, 200);
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &id,
+        "emergency-validation",
+        json!({ "validated": false }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "emergency_validation_failed");
+    assert_eq!(
+        check_receipt(&app, &body["receipt"]).await[0].kind,
+        "request.emergency_validation_failed"
+    );
+}
