@@ -248,3 +248,157 @@ async fn raw_identifiers_never_leave_the_vault() {
     assert!(values.contains(&Some("+33612345678".into())));
     assert!(values.contains(&Some("2001:db8::42".into())));
 }
+
+#[tokio::test]
+async fn requests_are_listed_by_state_and_country_and_officers_see_only_their_own() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let other = court(&app).await;
+    assert_eq!(submit(&app, &c.officer, &order(&c, "list-1", "fraud")).await.0, 201);
+    let mut bad = order(&c, "list-2", "fraud");
+    bad["data_categories"] = json!(["content"]);
+    assert_eq!(submit(&app, &c.officer, &bad).await.0, 422);
+    assert_eq!(
+        submit(&app, &other.officer, &order(&other, "list-3", "fraud")).await.0,
+        201
+    );
+    let list = |token: String, query: &'static str| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .get(app.url(&format!("/v1/requests{query}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()["requests"].as_array().unwrap().len()
+        }
+    };
+    let reviewer = app.token(Role::Reviewer);
+    assert_eq!(list(reviewer.clone(), "").await, 3);
+    assert_eq!(list(reviewer.clone(), "?status=rejected").await, 1);
+    assert_eq!(list(reviewer.clone(), "?status=under_review&country=FRA").await, 2);
+    assert_eq!(list(reviewer.clone(), "?country=DEU").await, 0);
+    assert_eq!(list(reviewer.clone(), "?overdue=true").await, 0);
+    assert_eq!(list(reviewer.clone(), "?overdue=false").await, 3);
+    assert_eq!(list(reviewer.clone(), "?limit=2").await, 2);
+    assert_eq!(list(c.officer.clone(), "").await, 2);
+    assert_eq!(list(other.officer.clone(), "").await, 1);
+    let r = app
+        .client
+        .get(app.url("/v1/requests?overdue=maybe"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(r, 400).await;
+}
+
+#[tokio::test]
+async fn opening_the_vault_needs_a_reason_and_is_itself_an_entry() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (_, body) = submit(&app, &c.officer, &order(&c, "vault-1", "fraud")).await;
+    let id = body["request"]["id"].as_str().unwrap();
+    let reviewer = app.token(Role::Reviewer);
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(r, 400).await;
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=ab")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    common::assert_problem(r, 400).await;
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/v1/requests/{id}/identifiers?reason=lookup%20for%20production"
+        )))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let opened: Value = r.json().await.unwrap();
+    let values: Vec<&str> = opened["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["+33612345678", "2001:db8::42", "night_owl_77"]);
+    // Each value, with its nonce, reproduces the commitment sealed in the request.
+    for i in opened["identifiers"].as_array().unwrap() {
+        let nonce: [u8; 32] = hex::decode(i["nonce"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let c = disclosure_ledger::ledger::commitment::identifier(
+            i["kind"].as_str().unwrap(),
+            &nonce,
+            i["value"].as_str().unwrap(),
+        );
+        assert_eq!(
+            disclosure_ledger::ledger::hex_hash(&c),
+            i["commitment"].as_str().unwrap()
+        );
+    }
+    let entries = check_receipt(&app, &opened["receipt"]).await;
+    assert_eq!(
+        (entries[0].kind.as_str(), entries[0].subject.as_deref()),
+        ("vault.opened", Some(id))
+    );
+    assert!(
+        !serde_json::to_string(&entries[0]).unwrap().contains("lookup"),
+        "the reason is sealed"
+    );
+    for token in [c.officer.clone(), app.token(Role::Auditor)] {
+        let r = app
+            .client
+            .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=curious%20me")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_concurrent_submissions_gets_gap_free_indexes_and_a_verifying_chain() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let body = order(&c, &format!("burst-{i}"), "fraud");
+        let (client, url, officer) = (app.client.clone(), app.url("/v1/requests"), c.officer.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(officer).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 201);
+            r.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut indexes = Vec::new();
+    for t in tasks {
+        let body = t.await.unwrap();
+        for e in check_receipt(&app, &body["receipt"]).await {
+            indexes.push(e.index);
+        }
+    }
+    indexes.sort();
+    let first = indexes[0];
+    assert_eq!(indexes, (first..first + 80).collect::<Vec<_>>());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
+        .args(["verify", "--database", &app.database_url, "--data-dir"])
+        .arg(app.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}

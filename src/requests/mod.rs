@@ -6,6 +6,8 @@ pub mod decision;
 pub mod disclosure;
 pub mod emergency_validation;
 pub mod get;
+pub mod identifiers;
+pub mod list;
 pub mod notification;
 pub mod submit;
 mod transition;

@@ -1,0 +1,109 @@
+use actix_web::{get, web, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::log::EntryReceipt;
+use crate::store::schema::{requests, vault};
+use crate::store::{NewEntry, StoreError};
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OpenParams {
+    /// Why the vault is opened (3–500 characters); sealed in the `vault.opened` entry.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultIdentifier {
+    pub kind: String,
+    /// Normalised value; null once crypto-shredded.
+    pub value: Option<String>,
+    /// Hex nonce of the commitment; null once crypto-shredded.
+    pub nonce: Option<String>,
+    pub commitment: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VaultOpened {
+    pub identifiers: Vec<VaultIdentifier>,
+    /// The receipt of the `vault.opened` entry this read appended.
+    pub receipt: EntryReceipt,
+}
+
+/// The raw identifiers of a request, for the reviewer who must look them up. Every read is
+/// itself an entry (`vault.opened`), committed before the values are returned.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}/identifiers", tag = "requests",
+    params(("id" = String, Path, description = "Request id"), OpenParams),
+    responses(
+        (status = 200, body = VaultOpened),
+        (status = 400, description = "No or too short a reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/requests/{id}/identifiers")]
+pub async fn open(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    params: web::Query<OpenParams>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Reviewer])?.clone();
+    let reason = params.into_inner().reason.unwrap_or_default();
+    if !(3..=500).contains(&reason.trim().chars().count()) {
+        return Err(AppError::invalid_parameter(
+            "reason",
+            "state a reason of 3 to 500 characters",
+        ));
+    }
+    let id = id.into_inner();
+    let (identifiers, appended) = state
+        .sequencer
+        .append(move |ctx| -> Result<_, AppError> {
+            let exists: i64 = requests::table
+                .filter(requests::id.eq(&id))
+                .count()
+                .get_result(ctx.conn)
+                .map_err(StoreError::from)?;
+            if exists == 0 {
+                return Err(AppError::not_found("no request with that id"));
+            }
+            type Row = (String, Option<String>, Option<Vec<u8>>, String);
+            let rows: Vec<Row> = vault::table
+                .filter(vault::request_id.eq(&id))
+                .order(vault::created_at.asc())
+                .select((vault::kind, vault::value, vault::nonce, vault::commitment))
+                .load(ctx.conn)
+                .map_err(StoreError::from)?;
+            let identifiers: Vec<VaultIdentifier> = rows
+                .into_iter()
+                .map(|(kind, value, nonce, commitment)| VaultIdentifier {
+                    kind,
+                    value,
+                    nonce: nonce.map(hex::encode),
+                    commitment,
+                })
+                .collect();
+            let entry = NewEntry {
+                kind: "vault.opened".into(),
+                subject: Some(id.clone()),
+                public: json!({ "identifiers": identifiers.len() })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                restricted: Some(json!({ "reviewer": claims.sub, "reason": reason })),
+            };
+            Ok((identifiers, vec![entry]))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(HttpResponse::Ok().json(VaultOpened { identifiers, receipt }))
+}
