@@ -439,3 +439,211 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::{Emergency, NonDisclosure, Order, Target, TimeRange};
+    use ed25519_dalek::Signer;
+
+    fn policy(name: &str) -> Policy {
+        let doc = match name {
+            "telegram-2018" => include_str!("../../policies/telegram-2018.toml"),
+            "eu-2023-1543" => include_str!("../../policies/eu-2023-1543.toml"),
+            _ => include_str!("../../policies/telegram-2024-09.toml"),
+        };
+        Policy::parse(doc).unwrap()
+    }
+
+    fn key() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+    }
+
+    fn court(kind: AuthorityKind, judicial: bool, country: &str) -> AuthorityFacts {
+        AuthorityFacts {
+            id: "a".into(),
+            country: country.into(),
+            kind,
+            judicial,
+            verified: true,
+        }
+    }
+
+    fn base() -> (SubmitRequest, Facts) {
+        use base64::prelude::*;
+        let now = Utc::now();
+        let digest = "ab".repeat(32);
+        let sig = key().sign(order_message(&digest).as_bytes());
+        let r = SubmitRequest {
+            instrument: Some("court_order".into()),
+            issuing_authority: Some("a".into()),
+            judge_or_prosecutor: Some("judge".into()),
+            file_number: Some("F-1".into()),
+            legal_citation: Some("art. 1".into()),
+            offence_category: Some("drug_trafficking".into()),
+            criminal_case: Some(true),
+            suspect: Some(true),
+            terms_breach: Some(true),
+            targets: Some(vec![Target {
+                kind: "user_id".into(),
+                value: "42".into(),
+            }]),
+            data_categories: Some(vec!["ip_address".into()]),
+            time_range: Some(TimeRange {
+                from: (now - Duration::days(10)).to_rfc3339(),
+                to: now.to_rfc3339(),
+            }),
+            issued_at: Some((now - Duration::days(1)).to_rfc3339()),
+            expires_at: Some((now + Duration::days(10)).to_rfc3339()),
+            emergency: None,
+            non_disclosure: None,
+            order: Some(Order {
+                document_sha256: digest,
+                signature: hex::encode(sig.to_bytes()),
+                kid: "k".into(),
+            }),
+        };
+        let x = BASE64_URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes());
+        let f = Facts {
+            requester: Some(court(AuthorityKind::Court, true, "FRA")),
+            issuer: Some(court(AuthorityKind::Court, true, "FRA")),
+            order_key: Some(OrderKey {
+                alg: KeyAlg::EdDSA,
+                jwk: serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": x }),
+                not_before: "2020-01-01T00:00:00.000Z".into(),
+                not_after: None,
+                revoked_at: None,
+            }),
+            same_order_from_other_authority: false,
+            same_order_from_same_authority: false,
+            target_problems: vec![],
+            now,
+        };
+        (r, f)
+    }
+
+    fn rules(p: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<&'static str> {
+        validate(p, r, f).into_iter().map(|x| x.rule).collect()
+    }
+
+    #[test]
+    fn a_complete_judicial_order_passes_every_rule() {
+        let (r, f) = base();
+        assert_eq!(validate(&policy("telegram-2024-09"), &r, &f), vec![]);
+    }
+
+    /// Each rule with a failing case; the passing case of each is the base request.
+    #[test]
+    fn each_rule_fails_on_its_own_defect() {
+        type Mutation = fn(&mut SubmitRequest, &mut Facts);
+        let cases: Vec<(&str, &str, Mutation)> = vec![
+            ("V1", "telegram-2024-09", |r, _| r.file_number = None),
+            ("V1", "telegram-2024-09", |r, _| {
+                r.emergency = Some(Emergency {
+                    justification: None,
+                    imminent_harm: Some(true),
+                })
+            }),
+            ("V2", "telegram-2024-09", |_, f| {
+                f.requester.as_mut().unwrap().verified = false
+            }),
+            ("V2", "telegram-2024-09", |_, f| f.requester = None),
+            ("V3", "telegram-2024-09", |r, _| {
+                r.order.as_mut().unwrap().signature = "00".repeat(64)
+            }),
+            ("V3", "telegram-2024-09", |_, f| f.order_key = None),
+            ("V3", "telegram-2024-09", |_, f| {
+                f.order_key.as_mut().unwrap().revoked_at = Some("2021-01-01T00:00:00.000Z".into())
+            }),
+            ("V4", "telegram-2024-09", |_, f| {
+                f.issuer = Some(court(AuthorityKind::Police, false, "FRA"))
+            }),
+            ("V5", "telegram-2024-09", |r, _| {
+                r.data_categories = Some(vec!["content".into()])
+            }),
+            ("V5", "telegram-2024-09", |r, _| {
+                r.instrument = Some("preservation_request".into())
+            }),
+            ("V5", "eu-2023-1543", |_, _| {}), // court_order is not an EU production order
+            ("V6", "telegram-2024-09", |r, _| r.terms_breach = Some(false)),
+            ("V6", "telegram-2018", |_, _| {}), // drug trafficking is not terrorism
+            ("V7", "telegram-2024-09", |r, _| {
+                r.targets.as_mut().unwrap()[0].value = "4*".into()
+            }),
+            ("V7", "telegram-2024-09", |_, f| {
+                f.target_problems = vec![(0, "malformed".into())]
+            }),
+            ("V7", "telegram-2024-09", |r, _| {
+                r.targets = Some(
+                    (0..11)
+                        .map(|i| Target {
+                            kind: "user_id".into(),
+                            value: i.to_string(),
+                        })
+                        .collect(),
+                )
+            }),
+            ("V8", "telegram-2024-09", |r, _| {
+                r.expires_at = Some("2020-01-01T00:00:00Z".into())
+            }),
+            ("V8", "telegram-2024-09", |r, _| {
+                r.time_range = Some(TimeRange {
+                    from: "2019-01-01T00:00:00Z".into(),
+                    to: "2019-06-01T00:00:00Z".into(),
+                })
+            }),
+            ("V9", "telegram-2024-09", |r, _| {
+                r.emergency = Some(Emergency {
+                    justification: Some("x".into()),
+                    imminent_harm: None,
+                })
+            }),
+            ("V10", "telegram-2024-09", |_, f| {
+                f.issuer.as_mut().unwrap().country = "DEU".into()
+            }),
+            ("V10", "eu-2023-1543", |_, f| {
+                f.requester.as_mut().unwrap().country = "USA".into()
+            }),
+            ("V11", "telegram-2024-09", |r, _| {
+                r.non_disclosure = Some(NonDisclosure {
+                    basis: Some("art. 9".into()),
+                    until: None,
+                })
+            }),
+            ("V12", "telegram-2024-09", |_, f| {
+                f.same_order_from_other_authority = true
+            }),
+            ("V12", "telegram-2024-09", |_, f| {
+                f.same_order_from_same_authority = true
+            }),
+        ];
+        for (rule, policy_name, mutate) in cases {
+            let (mut r, mut f) = base();
+            mutate(&mut r, &mut f);
+            let failed = rules(&policy(policy_name), &r, &f);
+            assert!(failed.contains(&rule), "{rule} under {policy_name}: got {failed:?}");
+        }
+    }
+
+    #[test]
+    fn a_prosecutor_may_order_identification_data_under_the_eu_regulation_only() {
+        let (mut r, mut f) = base();
+        f.issuer = Some(court(AuthorityKind::Prosecutor, false, "FRA"));
+        r.instrument = Some("production_order".into());
+        r.suspect = Some(false);
+        assert_eq!(rules(&policy("eu-2023-1543"), &r, &f), Vec::<&str>::new());
+        r.instrument = Some("court_order".into());
+        r.suspect = Some(true);
+        assert_eq!(rules(&policy("telegram-2024-09"), &r, &f), ["V4"]);
+    }
+
+    #[test]
+    fn a_justified_emergency_passes() {
+        let (mut r, f) = base();
+        r.emergency = Some(Emergency {
+            justification: Some("hostage".into()),
+            imminent_harm: Some(true),
+        });
+        assert_eq!(rules(&policy("telegram-2024-09"), &r, &f), Vec::<&str>::new());
+    }
+}
