@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         crate::requests::list::list,
         crate::requests::get::get,
         crate::requests::identifiers::open,
+        crate::requests::history::history,
         crate::requests::decision::decide,
         crate::requests::disclosure::disclose,
         crate::requests::withdraw::withdraw,

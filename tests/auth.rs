@@ -258,6 +258,11 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("post", "/v1/requests/{id}/withdraw", Some(&["officer"])),
         ("get", "/v1/requests", Some(&["officer", "reviewer", "auditor"])),
         ("get", "/v1/requests/{id}/identifiers", Some(&["reviewer"])),
+        (
+            "get",
+            "/v1/requests/{id}/entries",
+            Some(&["officer", "reviewer", "auditor"]),
+        ),
     ]
 }
 

@@ -78,23 +78,21 @@ async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
     let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
     assert_eq!(status, 409, "{body}");
 
-    let page: Value = app
+    // The officer reads the request's history; every entry proves against one checkpoint.
+    let history: Value = app
         .client
-        .get(app.url("/v1/log/entries?limit=1000"))
-        .bearer_auth(app.token(Role::Auditor))
+        .get(app.url(&format!("/v1/requests/{id}/entries")))
+        .bearer_auth(&c.officer)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    let kinds: Vec<&str> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["subject"] == id.as_str())
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let proven = check_receipt(&app, &history["proofs"]).await;
+    let listed: Vec<disclosure_ledger::ledger::Entry> = serde_json::from_value(history["entries"].clone()).unwrap();
+    assert_eq!(proven, listed);
+    let kinds: Vec<&str> = listed.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [

@@ -6,6 +6,7 @@ pub mod decision;
 pub mod disclosure;
 pub mod emergency_validation;
 pub mod get;
+pub mod history;
 pub mod identifiers;
 pub mod list;
 pub mod notification;

@@ -1,0 +1,67 @@
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::log::EntryReceipt;
+use crate::store::{queries, StoreError};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestHistory {
+    /// The request's entries, in order, as their canonical JSON objects.
+    #[schema(value_type = Vec<Object>)]
+    pub entries: Vec<Box<RawValue>>,
+    /// Inclusion proofs of those entries against one signed checkpoint.
+    pub proofs: EntryReceipt,
+}
+
+/// A request's history: every entry about it, each with an inclusion proof against the same
+/// newest signed checkpoint. Officers see only their own authority's requests.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}/entries", tag = "requests",
+    params(("id" = String, Path, description = "Request id")),
+    responses(
+        (status = 200, body = RequestHistory),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/v1/requests/{id}/entries")]
+pub async fn history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Officer, Role::Reviewer, Role::Auditor])?.clone();
+    let id = id.into_inner();
+    let (authority, leaves, texts) = state
+        .read(move |conn| {
+            let (view, _) =
+                super::get::load(conn, &id)?.ok_or_else(|| AppError::not_found("no request with that id"))?;
+            let leaves = super::get::entry_leaves(conn, &id)?;
+            let texts = leaves
+                .iter()
+                .map(|(i, _)| {
+                    Ok(queries::entry(conn, *i)?
+                        .ok_or_else(|| StoreError::Corrupt("entry vanished".into()))?
+                        .canonical)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            Ok((view.authority, leaves, texts))
+        })
+        .await?;
+    if claims.role == Role::Officer && claims.authority.as_deref() != Some(authority.as_str()) {
+        return Err(AppError::not_found("no request with that id"));
+    }
+    let entries = texts
+        .into_iter()
+        .map(|t| RawValue::from_string(t).map_err(AppError::internal))
+        .collect::<Result<_, _>>()?;
+    let proofs = EntryReceipt::for_indexes(&state, leaves).await?;
+    Ok(HttpResponse::Ok().json(RequestHistory { entries, proofs }))
+}
