@@ -78,6 +78,11 @@ enum Command {
         #[arg(long, env = "TOKEN_AUTHORITY")]
         authority: Option<String>,
     },
+    /// Tools for a requesting authority: its key, officer tokens, order signatures.
+    Authority {
+        #[command(subcommand)]
+        action: AuthorityCommand,
+    },
     /// Re-verify a whole ledger database: entries, chain, tree hashes, checkpoints.
     Verify {
         /// postgres://… or a SQLite path.
@@ -92,6 +97,41 @@ enum Command {
         checkpoints: Vec<PathBuf>,
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuthorityCommand {
+    /// Create an Ed25519 key file (PKCS#8 PEM, mode 0600); prints the public JWK to register.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print an officer token signed with the authority's key.
+    Token {
+        #[arg(long)]
+        key: PathBuf,
+        /// The key id the ledger registered for this key.
+        #[arg(long)]
+        kid: String,
+        /// The authority id the ledger assigned.
+        #[arg(long)]
+        authority: String,
+        /// The officer.
+        #[arg(long)]
+        sub: String,
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: Duration,
+        /// The ledger's audience.
+        #[arg(long, default_value = "disclosure-ledger")]
+        audience: String,
+    },
+    /// Print `{document_sha256, signature}` for an order document.
+    SignOrder {
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        document: PathBuf,
     },
 }
 
@@ -179,6 +219,32 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         } => {
             let (_, tokens) = app::instance_keys(&settings(&common))?;
             println!("{}", tokens.mint(role, &sub, ttl, authority)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Authority { action } => {
+            use disclosure_ledger::authorities::tools;
+            match action {
+                AuthorityCommand::Keygen { out } => println!("{}", tools::keygen(&out)?),
+                AuthorityCommand::Token {
+                    key,
+                    kid,
+                    authority,
+                    sub,
+                    ttl,
+                    audience,
+                } => {
+                    let key = keys::read(&key)?;
+                    println!(
+                        "{}",
+                        tools::officer_token(&key, &kid, &authority, &sub, &audience, ttl)?
+                    );
+                }
+                AuthorityCommand::SignOrder { key, document } => {
+                    let key = keys::read(&key)?;
+                    let bytes = std::fs::read(&document).map_err(|e| format!("{}: {e}", document.display()))?;
+                    println!("{}", tools::sign_order(&key, &bytes));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify {

@@ -12,6 +12,7 @@ pub mod register;
 pub mod revoke_key;
 pub mod status;
 mod store;
+pub mod tools;
 
 pub use store::{find_active_key, load, ActiveKey};
 
