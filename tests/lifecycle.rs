@@ -283,3 +283,69 @@ async fn an_emergency_disclosure_is_validated_after_the_fact() {
         "request.emergency_validation_failed"
     );
 }
+
+#[tokio::test]
+async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_eu_policy() {
+    let app = spawn().await;
+    app.adopt_policy("eu-2023-1543").await;
+    let (status, body) = app
+        .admin_post(
+            "/v1/authorities",
+            json!({ "country": "BEL", "kind": "prosecutor", "judicial": false, "name": "Parquet de Bruxelles" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["authority"]["id"].as_str().unwrap().to_string();
+    let (kid, key) = app.add_ed25519_key(&id).await;
+    let officer = common::sign_ed25519(&key, &kid, &common::officer_claims(&app, &id));
+    let c = Court { id, kid, key, officer };
+    let mut body = order(&c, "eu-1", "fraud");
+    body["instrument"] = json!("production_order");
+    body["suspect"] = json!(false);
+    let (status, submitted) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 201, "{submitted}");
+    let received = chrono::DateTime::parse_from_rfc3339(submitted["request"]["received_at"].as_str().unwrap()).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(submitted["request"]["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!((due - received).num_days(), 10, "Art. 10: ten days");
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" })).await;
+    assert_eq!((status, body["request"]["status"].as_str()), (200, Some("no_data")));
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        &id,
+        "notification",
+        json!({ "action": "waive", "exception": "Art. 13(4)" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The same order from a police force is not competent under the regulation.
+    let (status, police) = app
+        .admin_post(
+            "/v1/authorities",
+            json!({ "country": "BEL", "kind": "police", "judicial": false, "name": "Police fédérale" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let pid = police["authority"]["id"].as_str().unwrap().to_string();
+    let (pkid, pkey) = app.add_ed25519_key(&pid).await;
+    let pofficer = common::sign_ed25519(&pkey, &pkid, &common::officer_claims(&app, &pid));
+    let p = Court {
+        id: pid,
+        kid: pkid,
+        key: pkey,
+        officer: pofficer,
+    };
+    let mut body = order(&p, "eu-2", "fraud");
+    body["instrument"] = json!("production_order");
+    let (status, problem) = submit(&app, &p.officer, &body).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["code"], "issuer_not_competent", "{problem}");
+}

@@ -149,6 +149,8 @@ pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Va
 pub struct ServerProcess {
     pub child: Child,
     pub base: String,
+    /// Everything the server wrote to stderr (its log), line by line.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for ServerProcess {
@@ -160,6 +162,10 @@ impl Drop for ServerProcess {
 
 impl ServerProcess {
     pub fn start(dir: &std::path::Path, database_url: &str) -> ServerProcess {
+        Self::start_with(dir, database_url, &[])
+    }
+
+    pub fn start_with(dir: &std::path::Path, database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
             .args([
                 "serve",
@@ -171,23 +177,32 @@ impl ServerProcess {
             ])
             .arg(dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .expect("start server process");
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let port = loop {
             let line = lines.next().expect("server exited before listening").unwrap();
+            log.lock().unwrap().push(line.clone());
             if let Some(p) = line.split("listening on port ").nth(1) {
                 break p.trim().parse::<u16>().unwrap();
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         ServerProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            log,
         }
     }
 
