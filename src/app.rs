@@ -198,6 +198,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::requests::get::get)
         .service(crate::requests::identifiers::open)
         .service(crate::requests::history::history)
+        .service(crate::requests::amend::amend)
         .service(crate::requests::decision::decide)
         .service(crate::requests::disclosure::disclose)
         .service(crate::requests::withdraw::withdraw)

@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::requests::get::get,
         crate::requests::identifiers::open,
         crate::requests::history::history,
+        crate::requests::amend::amend,
         crate::requests::decision::decide,
         crate::requests::disclosure::disclose,
         crate::requests::withdraw::withdraw,

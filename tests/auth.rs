@@ -263,6 +263,7 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
             "/v1/requests/{id}/entries",
             Some(&["officer", "reviewer", "auditor"]),
         ),
+        ("post", "/v1/requests/{id}/amend", Some(&["officer"])),
     ]
 }
 

@@ -349,3 +349,54 @@ async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_e
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["code"], "issuer_not_competent", "{problem}");
 }
+
+#[tokio::test]
+async fn after_a_clarification_request_the_officer_amends_and_it_is_validated_again() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let id = submitted(&app, &c, "amend-1").await;
+    // Not before clarification was asked for.
+    let mut amended = order(&c, "amend-1", "fraud");
+    assert_eq!(act(&app, &c.officer, &id, "amend", amended.clone()).await.0, 409);
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "clarify" }))
+            .await
+            .0,
+        200
+    );
+    // A defective amendment is recorded and rejected.
+    amended["data_categories"] = json!(["content"]);
+    let (status, body) = act(&app, &c.officer, &id, "amend", amended.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    let entries = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(
+        (entries[0].kind.as_str(), entries[1].kind.as_str()),
+        ("request.amended", "request.rejected")
+    );
+
+    let id2 = submitted(&app, &c, "amend-2").await;
+    assert_eq!(
+        act(&app, &reviewer, &id2, "decision", json!({ "decision": "clarify" }))
+            .await
+            .0,
+        200
+    );
+    let mut fixed = order(&c, "amend-2", "fraud");
+    fixed["targets"] = json!([{ "kind": "user_id", "value": "123456789" }]);
+    let (status, body) = act(&app, &c.officer, &id2, "amend", fixed).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "under_review");
+    assert_eq!(body["request"]["identifiers"], 1);
+    let entries = check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(
+        (entries[0].kind.as_str(), entries[1].kind.as_str()),
+        ("request.amended", "request.validated")
+    );
+    assert_eq!(
+        act(&app, &reviewer, &id2, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+}

@@ -2,6 +2,7 @@
 //! mechanically, and every step is an entry committed with the state change. Raw identifiers
 //! go only to the vault; entries and sealed details carry their commitments.
 
+pub mod amend;
 pub mod decision;
 pub mod disclosure;
 pub mod emergency_validation;

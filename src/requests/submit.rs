@@ -73,21 +73,24 @@ fn officer_pseudonym(authority: &str, sub: &str) -> String {
     hex::encode(&Sha256::digest(format!("disclosure-ledger:officer:v1\0{authority}\0{sub}"))[..12])
 }
 
-struct Outcome {
-    view: RequestView,
-    failures: Vec<Failure>,
+pub(super) struct Outcome {
+    pub view: RequestView,
+    pub failures: Vec<Failure>,
 }
 
 /// The append operation: validate under the head lock (so V12 sees every earlier request),
 /// store the row and the vault, and return `request.received` plus `request.validated` or
 /// `request.rejected`.
-fn record(
+/// `amending`: the id of a request in `clarification_requested` that this body replaces; it
+/// keeps its id, receipt time and deadline, and its first entry is `request.amended`.
+pub(super) fn record(
     ctx: &mut AppendCtx<'_>,
     body: SubmitRequest,
     authority: Option<String>,
     sub: String,
     idempotency_key: Option<String>,
     request_sha256: String,
+    amending: Option<String>,
 ) -> Result<(Outcome, Vec<NewEntry>), AppError> {
     let now = Utc::now();
     let (_, policy_sha256, document) =
@@ -109,6 +112,7 @@ fn record(
     if let Some(o) = &body.order {
         let owners: Vec<String> = requests::table
             .filter(requests::order_sha256.eq(&o.document_sha256))
+            .filter(requests::id.ne(amending.clone().unwrap_or_default()))
             .select(requests::authority_id)
             .load(ctx.conn)
             .map_err(StoreError::from)?;
@@ -141,7 +145,7 @@ fn record(
     let failures = validate(&policy, &body, &facts);
     let passed = failures.is_empty();
 
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = amending.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let emergency = body.emergency.is_some();
     let hours = if emergency {
         policy.deadlines.emergency_hours
@@ -165,28 +169,54 @@ fn record(
     reasons.dedup();
     let authority_id = authority.clone().unwrap_or_default();
 
-    diesel::insert_into(requests::table)
-        .values((
-            requests::id.eq(&id),
-            requests::authority_id.eq(&authority_id),
-            requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
-            requests::officer.eq(officer_pseudonym(&authority_id, &sub)),
-            requests::instrument.eq(&instrument),
-            requests::country.eq(&country),
-            requests::emergency.eq(emergency),
-            requests::status.eq(status),
-            requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
-            requests::policy_sha256.eq(&policy_sha256),
-            requests::received_at.eq(&received_at),
-            requests::due_at.eq(&due_at),
-            requests::data_categories.eq(json!(categories).to_string()),
-            requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
-            requests::failed_rules.eq(json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string()),
-            requests::idempotency_key.eq(&idempotency_key),
-            requests::request_sha256.eq(&request_sha256),
-        ))
-        .execute(ctx.conn)
-        .map_err(StoreError::from)?;
+    let failed_json = json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string();
+    let (received_at, due_at) = if let Some(existing) = &amending {
+        // The amended request keeps when it was received and its deadline.
+        let (received_at, due_at): (String, String) = requests::table
+            .filter(requests::id.eq(existing))
+            .select((requests::received_at, requests::due_at))
+            .first(ctx.conn)
+            .map_err(StoreError::from)?;
+        diesel::update(requests::table.filter(requests::id.eq(existing)))
+            .set((
+                requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
+                requests::instrument.eq(&instrument),
+                requests::emergency.eq(emergency),
+                requests::status.eq(status),
+                requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
+                requests::policy_sha256.eq(&policy_sha256),
+                requests::data_categories.eq(json!(categories).to_string()),
+                requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
+                requests::failed_rules.eq(&failed_json),
+            ))
+            .execute(ctx.conn)
+            .map_err(StoreError::from)?;
+        (received_at, due_at)
+    } else {
+        diesel::insert_into(requests::table)
+            .values((
+                requests::id.eq(&id),
+                requests::authority_id.eq(&authority_id),
+                requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
+                requests::officer.eq(officer_pseudonym(&authority_id, &sub)),
+                requests::instrument.eq(&instrument),
+                requests::country.eq(&country),
+                requests::emergency.eq(emergency),
+                requests::status.eq(status),
+                requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
+                requests::policy_sha256.eq(&policy_sha256),
+                requests::received_at.eq(&received_at),
+                requests::due_at.eq(&due_at),
+                requests::data_categories.eq(json!(categories).to_string()),
+                requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
+                requests::failed_rules.eq(&failed_json),
+                requests::idempotency_key.eq(&idempotency_key),
+                requests::request_sha256.eq(&request_sha256),
+            ))
+            .execute(ctx.conn)
+            .map_err(StoreError::from)?;
+        (received_at, due_at)
+    };
     for (kind, normalised, nonce, c) in &committed {
         diesel::insert_into(vault::table)
             .values((
@@ -224,7 +254,12 @@ fn record(
         "due_at": due_at,
     });
     let received = NewEntry {
-        kind: "request.received".into(),
+        kind: if amending.is_some() {
+            "request.amended"
+        } else {
+            "request.received"
+        }
+        .into(),
         subject: Some(id.clone()),
         public: object(json!({
             "country": country,
@@ -321,7 +356,7 @@ pub async fn submit(
     let sub = claims.sub.clone();
     let (outcome, appended) = state
         .sequencer
-        .append(move |ctx| record(ctx, body, authority, sub, idempotency_key, request_sha256))
+        .append(move |ctx| record(ctx, body, authority, sub, idempotency_key, request_sha256, None))
         .await?;
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
     Ok(respond(

@@ -1,0 +1,77 @@
+use actix_web::{post, web, HttpResponse};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use super::submit::{field_error, record, respond, RequestRecorded};
+use super::SubmitRequest;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, Problem};
+use crate::log::EntryReceipt;
+use crate::store::{schema::requests, StoreError};
+
+/// After a reviewer asked for clarification, the officer sends the amended request in full.
+/// It is validated again under the policy in force: `request.amended`, then
+/// `request.validated` (back under review) or `request.rejected`.
+#[utoipa::path(
+    post, path = "/v1/requests/{id}/amend", tag = "requests",
+    params(("id" = String, Path, description = "Request id")),
+    request_body = SubmitRequest,
+    responses(
+        (status = 200, body = RequestRecorded),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No clarification was requested; the detail names the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Recorded and rejected: every failed rule, plus `request` and `receipt`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/requests/{id}/amend")]
+pub async fn amend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<SubmitRequest>,
+) -> Result<HttpResponse, AppError> {
+    let claims = caller.require(&[Role::Officer])?.clone();
+    let (id, body) = (id.into_inner(), body.into_inner());
+    let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
+    let (outcome, appended) = state
+        .sequencer
+        .append(move |ctx| {
+            let row: Option<(String, String)> = requests::table
+                .filter(requests::id.eq(&id))
+                .select((requests::status, requests::authority_id))
+                .first(ctx.conn)
+                .optional()
+                .map_err(StoreError::from)?;
+            match row {
+                Some((_, authority)) if claims.authority.as_deref() != Some(authority.as_str()) => {
+                    Err(AppError::not_found("no request with that id"))
+                }
+                None => Err(AppError::not_found("no request with that id")),
+                Some((status, _)) if status != "clarification_requested" => Err(AppError::conflict(format!(
+                    "illegal transition: the request is {status}"
+                ))),
+                Some(_) => record(
+                    ctx,
+                    body,
+                    claims.authority.clone(),
+                    claims.sub.clone(),
+                    None,
+                    request_sha256,
+                    Some(id),
+                ),
+            }
+        })
+        .await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    Ok(respond(
+        outcome.view,
+        outcome.failures.iter().map(field_error).collect(),
+        receipt,
+        true,
+    ))
+}
