@@ -400,3 +400,43 @@ async fn after_a_clarification_request_the_officer_amends_and_it_is_validated_ag
         200
     );
 }
+
+#[tokio::test]
+async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
+    let app = spawn().await;
+    app.adopt_policy("eu-2023-1543").await;
+    let (_, body) = app
+        .admin_post(
+            "/v1/authorities",
+            json!({ "country": "NLD", "kind": "prosecutor", "judicial": false, "name": "Openbaar Ministerie" }),
+        )
+        .await;
+    let id = body["authority"]["id"].as_str().unwrap().to_string();
+    let (kid, key) = app.add_ed25519_key(&id).await;
+    let officer = common::sign_ed25519(&key, &kid, &common::officer_claims(&app, &id));
+    let c = Court { id, kid, key, officer };
+    let mut body = order(&c, "four-eyes", "kidnapping");
+    body["instrument"] = json!("production_order");
+    body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
+    let (status, submitted) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 201, "{submitted}");
+    let rid = submitted["request"]["id"].as_str().unwrap().to_string();
+    let (alice, bob) = (
+        app.token_for(Role::Reviewer, "alice"),
+        app.token_for(Role::Reviewer, "bob"),
+    );
+    let (status, first) = act(&app, &alice, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(
+        (status, first["request"]["status"].as_str()),
+        (200, Some("under_review"))
+    );
+    assert_eq!(check_receipt(&app, &first["receipt"]).await[0].public["approvals"], 1);
+    assert_eq!(
+        act(&app, &alice, &rid, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        409
+    );
+    let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
+}

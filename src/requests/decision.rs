@@ -59,6 +59,7 @@ pub async fn decide(
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
     let body = body.into_inner();
+    let reviewer = claims.sub.clone();
     apply(state, claims, id.into_inner(), move |cur| {
         require_state(cur, &["under_review"])?;
         match body.decision {
@@ -72,6 +73,25 @@ pub async fn decide(
                     return Err(AppError::invalid_parameter("identifiers", "approve between 1 and the requested number of identifiers"));
                 }
                 let narrowed = categories.len() < cur.data_categories.len() || identifiers < cur.identifiers;
+                // Four eyes: an emergency request needs two distinct reviewers' approvals when
+                // the policy says so; the first is recorded and the request stays under review.
+                let (approvals, required) = if cur.emergency && cur.four_eyes_emergency { (1, 2) } else { (1, 1) };
+                let approvals = match (&cur.first_approver, required) {
+                    (Some(first), 2) if *first == reviewer => {
+                        return Err(AppError::conflict("this reviewer already approved: a second, different reviewer must approve"))
+                    }
+                    (Some(_), 2) => 2,
+                    _ => approvals,
+                };
+                if approvals < required {
+                    let mut change = Change::entry_only(
+                        "request.approved",
+                        json!({ "scope": "pending_second_approval", "approvals": 1, "approvals_required": 2,
+                                "data_categories": categories, "identifiers": identifiers, "policy_sha256": cur.policy_sha256 }),
+                    );
+                    change.first_approver = Some(reviewer);
+                    return Ok(change);
+                }
                 let (status, scope) = if narrowed { ("approved_narrowed", "narrowed") } else { ("approved", "full") };
                 let mut change = Change::to(
                     status,

@@ -25,6 +25,10 @@ pub(super) struct Current {
     pub notification: String,
     /// SHA-256 of the policy in force now.
     pub policy_sha256: String,
+    /// The policy in force asks two distinct reviewers to approve an emergency request.
+    pub four_eyes_emergency: bool,
+    /// The reviewer whose approval is the first of two.
+    pub first_approver: Option<String>,
 }
 
 /// What a transition changes, and the entry that records it.
@@ -32,6 +36,7 @@ pub(super) struct Change {
     pub status: Option<&'static str>,
     pub approved_categories: Option<Vec<String>>,
     pub notification: Option<&'static str>,
+    pub first_approver: Option<String>,
     pub kind: &'static str,
     pub public: Map<String, Value>,
     pub restricted: Option<Value>,
@@ -51,6 +56,7 @@ impl Change {
             status: (!status.is_empty()).then_some(status),
             approved_categories: None,
             notification: None,
+            first_approver: None,
             kind,
             public: public.as_object().cloned().unwrap_or_default(),
             restricted: None,
@@ -85,7 +91,16 @@ where
     let (view, appended) = state
         .sequencer
         .append(move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
-            type Row = (String, String, bool, String, i32, Option<String>, String);
+            type Row = (
+                String,
+                String,
+                bool,
+                String,
+                i32,
+                Option<String>,
+                String,
+                Option<String>,
+            );
             let row: Option<Row> = requests::table
                 .filter(requests::id.eq(&op_id))
                 .select((
@@ -96,6 +111,7 @@ where
                     requests::identifiers,
                     requests::approved_categories,
                     requests::notification,
+                    requests::first_approver,
                 ))
                 .first(ctx.conn)
                 .optional()
@@ -106,8 +122,9 @@ where
             if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(row.1.as_str()) {
                 return Err(AppError::not_found("no request with that id"));
             }
-            let (_, policy_sha256, _) =
+            let (_, policy_sha256, document) =
                 queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
+            let policy = crate::policy::Policy::parse(&document).map_err(AppError::internal)?;
             let parse =
                 |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| StoreError::Corrupt(e.to_string()));
             let current = Current {
@@ -118,6 +135,8 @@ where
                 approved_categories: row.5.as_deref().map(parse).transpose()?,
                 notification: row.6,
                 policy_sha256,
+                four_eyes_emergency: policy.review.four_eyes_emergency,
+                first_approver: row.7,
             };
             let change = decide(&current)?;
             let target = requests::table.filter(requests::id.eq(&op_id));
@@ -130,6 +149,12 @@ where
             if let Some(approved) = &change.approved_categories {
                 diesel::update(target)
                     .set(requests::approved_categories.eq(serde_json::to_string(approved).map_err(AppError::internal)?))
+                    .execute(ctx.conn)
+                    .map_err(StoreError::from)?;
+            }
+            if let Some(reviewer) = &change.first_approver {
+                diesel::update(target)
+                    .set(requests::first_approver.eq(reviewer))
                     .execute(ctx.conn)
                     .map_err(StoreError::from)?;
             }

@@ -112,5 +112,6 @@ diesel::table! {
         request_sha256 -> Text,
         approved_categories -> Nullable<Text>,
         notification -> Text,
+        first_approver -> Nullable<Text>,
     }
 }

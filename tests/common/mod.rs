@@ -83,8 +83,12 @@ impl TestApp {
     }
 
     pub fn token(&self, role: Role) -> String {
+        self.token_for(role, "test-user")
+    }
+
+    pub fn token_for(&self, role: Role, sub: &str) -> String {
         let (_, tokens) = app::instance_keys(&self.settings).unwrap();
-        tokens.mint(role, "test-user", Duration::from_secs(600), None).unwrap()
+        tokens.mint(role, sub, Duration::from_secs(600), None).unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
