@@ -29,40 +29,26 @@ impl EntryReceipt {
             .read(|conn| crate::store::queries::latest_checkpoint(conn).map_err(AppError::from))
             .await?
             .ok_or_else(|| AppError::internal("no checkpoint"))?;
-        let size = size as u64;
-        let entries = state
-            .read(move |conn| {
-                let reader = DbHashReader::new(conn);
-                indexes
-                    .into_iter()
-                    .map(|(index, leaf_hash)| {
-                        let proof = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
-                        Ok(ReceiptEntry {
-                            index,
-                            leaf_hash,
-                            inclusion_proof: proof.iter().map(hex_hash).collect(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, AppError>>()
-            })
-            .await?;
-        Ok(Self {
-            entries,
-            checkpoint: note,
-        })
+        Self::prove(state, indexes, size as u64, note).await
     }
 
+    /// The receipt of a write, against the checkpoint of the batch that committed it.
     pub async fn for_appended(state: &AppState, appended: &Appended) -> Result<Self, AppError> {
         let cp = appended
             .checkpoint
             .clone()
             .ok_or_else(|| AppError::internal("append produced no checkpoint"))?;
-        let items: Vec<(u64, String)> = appended
+        let items = appended
             .entries
             .iter()
             .map(|e| (e.entry.index, hex_hash(&e.leaf_hash)))
             .collect();
-        let size = cp.size;
+        Self::prove(state, items, cp.size, cp.note).await
+    }
+
+    /// Inclusion proofs of `(index, leaf hash)` items in the tree of `size`, whose signed
+    /// checkpoint is `note`.
+    async fn prove(state: &AppState, items: Vec<(u64, String)>, size: u64, note: String) -> Result<Self, AppError> {
         let entries = state
             .read(move |conn| {
                 let reader = DbHashReader::new(conn);
@@ -81,7 +67,7 @@ impl EntryReceipt {
             .await?;
         Ok(Self {
             entries,
-            checkpoint: cp.note,
+            checkpoint: note,
         })
     }
 }
