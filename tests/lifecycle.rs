@@ -52,9 +52,35 @@ async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
         app.get_json("/v1/policies/current").await["sha256"]
     );
 
+    // The reviewer looks the identifiers up (a vault.opened entry) and reports per identifier.
+    let opened: Value = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=production")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let phone = opened["identifiers"][0]["commitment"].clone();
+    let ip = opened["identifiers"][1]["commitment"].clone();
+    let wrong = json!({
+        "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 3, "phone_number": 1 },
+        "identifiers": [{ "commitment": phone, "values": { "phone_number": 1 } }]
+    });
+    assert_eq!(
+        act(&app, &reviewer, &id, "disclosure", wrong).await.0,
+        400,
+        "per-identifier values must add up"
+    );
     let disclosure = json!({
         "outcome": "fully_produced", "accounts_affected": 1,
-        "values": { "ip_address": 3, "phone_number": 1 }, "package_sha256": "ab".repeat(32)
+        "values": { "ip_address": 3, "phone_number": 1 }, "package_sha256": "ab".repeat(32),
+        "identifiers": [
+            { "commitment": phone, "values": { "phone_number": 1 } },
+            { "commitment": ip, "values": { "ip_address": 3 } }
+        ]
     });
     let (status, body) = act(&app, &reviewer, &id, "disclosure", disclosure).await;
     assert_eq!(status, 200, "{body}");
@@ -99,6 +125,7 @@ async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
             "request.received",
             "request.validated",
             "request.approved",
+            "vault.opened",
             "request.disclosed",
             "notification.delayed",
             "notification.sent"

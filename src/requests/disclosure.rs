@@ -31,6 +31,16 @@ pub struct Disclosure {
     pub values: BTreeMap<String, u32>,
     /// SHA-256 (hex) of the package delivered to the authority.
     pub package_sha256: Option<String>,
+    /// Per identifier (by its commitment, as the vault and the sealed details hold it): the
+    /// values disclosed per category. Sealed; per category they must add up to `values`.
+    pub identifiers: Option<Vec<IdentifierDisclosure>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierDisclosure {
+    pub commitment: String,
+    pub values: BTreeMap<String, u32>,
 }
 
 /// Record what was disclosed for an approved request (`request.disclosed`), or that there was
@@ -88,6 +98,33 @@ pub async fn disclose(
                 "a disclosure discloses at least one value of one account",
             ));
         }
+        if let Some(per) = &body.identifiers {
+            let mut sums: BTreeMap<&String, u32> = BTreeMap::new();
+            for d in per {
+                if !cur.commitments.contains(&d.commitment) {
+                    return Err(AppError::invalid_parameter(
+                        "identifiers",
+                        "a commitment is not one of this request's identifiers",
+                    ));
+                }
+                for (category, n) in &d.values {
+                    *sums.entry(category).or_default() += n;
+                }
+            }
+            let totals: BTreeMap<&String, u32> = body
+                .values
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(c, n)| (c, *n))
+                .collect();
+            sums.retain(|_, n| *n > 0);
+            if sums != totals {
+                return Err(AppError::invalid_parameter(
+                    "identifiers",
+                    "per-identifier values must add up to values",
+                ));
+            }
+        }
         let outcome = match body.outcome {
             Outcome::FullyProduced => "fully_produced",
             _ => "partially_produced",
@@ -97,7 +134,13 @@ pub async fn disclose(
             "request.disclosed",
             json!({ "outcome": outcome, "accounts_affected": body.accounts_affected, "values": body.values }),
         );
-        change.restricted = Some(json!({ "package_sha256": body.package_sha256 }));
+        let per: Vec<_> = body
+            .identifiers
+            .iter()
+            .flatten()
+            .map(|d| json!({ "commitment": d.commitment, "values": d.values }))
+            .collect();
+        change.restricted = Some(json!({ "package_sha256": body.package_sha256, "identifiers": per }));
         change.notification = Some("pending");
         Ok(change)
     })

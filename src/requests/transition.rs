@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
-use crate::store::schema::requests;
+use crate::store::schema::{requests, vault};
 use crate::store::{queries, AppendCtx, NewEntry, StoreError};
 
 /// What a transition sees of the request.
@@ -29,6 +29,8 @@ pub(super) struct Current {
     pub four_eyes_emergency: bool,
     /// The reviewer whose approval is the first of two.
     pub first_approver: Option<String>,
+    /// Commitments of the request's identifiers (vault).
+    pub commitments: Vec<String>,
 }
 
 /// What a transition changes, and the entry that records it.
@@ -137,6 +139,11 @@ where
                 policy_sha256,
                 four_eyes_emergency: policy.review.four_eyes_emergency,
                 first_approver: row.7,
+                commitments: vault::table
+                    .filter(vault::request_id.eq(&op_id))
+                    .select(vault::commitment)
+                    .load(ctx.conn)
+                    .map_err(StoreError::from)?,
             };
             let change = decide(&current)?;
             let target = requests::table.filter(requests::id.eq(&op_id));
