@@ -95,6 +95,7 @@ impl Application {
         );
         adopt_startup_policy(&sequencer, settings.policy.clone()).await?;
 
+        spawn_sweeper(sequencer.clone(), settings.sweep_interval);
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
             addr: settings.listen.clone(),
             source,
@@ -226,6 +227,22 @@ async fn adopt_startup_policy(sequencer: &Sequencer, configured: Option<(String,
         })
         .await
         .map(|_| ())
+}
+
+/// Runs the time-driven transitions every `every`, for as long as the runtime lives.
+fn spawn_sweeper(sequencer: Sequencer, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crate::requests::sweep::sweep(&sequencer).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("time-driven transitions: {n} entries appended"),
+                Err(e) => log::warn!("time-driven transitions failed: {e}"),
+            }
+        }
+    });
 }
 
 /// Used by the CLI's `migrate`: connect and apply pending migrations.

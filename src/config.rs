@@ -29,6 +29,8 @@ pub struct Settings {
     /// current one (and as entry 0 of a new ledger); `None` keeps the current policy, or adopts
     /// the built-in default on a new ledger.
     pub policy: Option<(String, String)>,
+    /// How often time-driven transitions (order expiry, emergency validation window) run.
+    pub sweep_interval: Duration,
 }
 
 impl Settings {
@@ -44,6 +46,7 @@ impl Settings {
             batch_max: 256,
             batch_wait: Duration::from_micros(500),
             policy: None,
+            sweep_interval: Duration::from_secs(60),
         }
     }
 

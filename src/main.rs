@@ -50,6 +50,10 @@ enum Command {
         /// Policy file (TOML, see policies/) to be in force; adopted at start unless current.
         #[arg(long, env = "POLICY")]
         policy: Option<PathBuf>,
+        /// Seconds between runs of the time-driven transitions (order expiry, emergency
+        /// validation window).
+        #[arg(long, env = "SWEEP_SECS", default_value_t = 60)]
+        sweep_secs: u64,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -175,8 +179,10 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             batch_max,
             batch_wait_us,
             policy,
+            sweep_secs,
         } => {
             let mut s = settings(&common);
+            s.sweep_interval = Duration::from_secs(sweep_secs.max(1));
             if let Some(path) = policy {
                 let document = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let parsed = disclosure_ledger::policy::Policy::parse(&document)

@@ -467,3 +467,106 @@ async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
     let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
     assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
 }
+
+async fn spawn_sweeping() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    common::spawn_with(dir, url, |s| s.sweep_interval = std::time::Duration::from_millis(100)).await
+}
+
+async fn status_of(app: &TestApp, id: &str) -> String {
+    let v: Value = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}")))
+        .bearer_auth(app.token(Role::Auditor))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn an_open_request_expires_with_its_order() {
+    let app = spawn_sweeping().await;
+    let c = court(&app).await;
+    let mut body = order(&c, "expiring", "fraud");
+    body["expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339());
+    let (status, submitted) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 201, "{submitted}");
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    assert_eq!(status_of(&app, &id).await, "under_review");
+    let mut waited = 0;
+    while status_of(&app, &id).await != "expired" {
+        assert!(waited < 100, "the request did not expire");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let history: Value = app
+        .client
+        .get(app.url(&format!("/v1/requests/{id}/entries")))
+        .bearer_auth(app.token(Role::Auditor))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = history["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["public"]["reason"].as_str()),
+        (Some("request.expired"), Some("order_expired"))
+    );
+    assert_eq!(
+        act(
+            &app,
+            &app.token(Role::Reviewer),
+            &id,
+            "decision",
+            json!({ "decision": "approve" })
+        )
+        .await
+        .0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn an_emergency_disclosure_not_validated_within_the_window_fails_validation() {
+    let app = spawn_sweeping().await;
+    let document = common::policy_document("no-window")
+        .replace("emergency_validation_hours = 48", "emergency_validation_hours = 0");
+    let (status, _) = app
+        .admin_post("/v1/policies", json!({ "name": "no-window", "document": document }))
+        .await;
+    assert_eq!(status, 201);
+    let c = court(&app).await;
+    let mut body = order(&c, "emergency-late", "kidnapping");
+    body["emergency"] = json!({ "justification": "a child is missing", "imminent_harm": true });
+    let (_, submitted) = submit(&app, &c.officer, &body).await;
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        &id,
+        "disclosure",
+        json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut waited = 0;
+    while status_of(&app, &id).await != "emergency_validation_failed" {
+        assert!(waited < 100, "the emergency validation window did not close");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+}

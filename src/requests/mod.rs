@@ -12,6 +12,7 @@ pub mod identifiers;
 pub mod list;
 pub mod notification;
 pub mod submit;
+pub mod sweep;
 mod transition;
 pub mod validate;
 pub mod withdraw;

@@ -169,6 +169,11 @@ pub(super) fn record(
     reasons.dedup();
     let authority_id = authority.clone().unwrap_or_default();
 
+    let expires_at = body
+        .expires_at
+        .as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| format_time(t.with_timezone(&Utc)));
     let failed_json = json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string();
     let (received_at, due_at) = if let Some(existing) = &amending {
         // The amended request keeps when it was received and its deadline.
@@ -188,6 +193,7 @@ pub(super) fn record(
                 requests::data_categories.eq(json!(categories).to_string()),
                 requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
                 requests::failed_rules.eq(&failed_json),
+                requests::expires_at.eq(&expires_at),
             ))
             .execute(ctx.conn)
             .map_err(StoreError::from)?;
@@ -211,6 +217,7 @@ pub(super) fn record(
                 requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
                 requests::failed_rules.eq(&failed_json),
                 requests::idempotency_key.eq(&idempotency_key),
+                requests::expires_at.eq(&expires_at),
                 requests::request_sha256.eq(&request_sha256),
             ))
             .execute(ctx.conn)

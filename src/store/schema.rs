@@ -113,5 +113,6 @@ diesel::table! {
         approved_categories -> Nullable<Text>,
         notification -> Text,
         first_approver -> Nullable<Text>,
+        expires_at -> Nullable<Text>,
     }
 }

@@ -1,0 +1,67 @@
+//! Transitions that time drives rather than a person (DESIGN §2, V9): an open request whose
+//! order stopped being valid expires (`request.expired`), and an answered emergency request
+//! not validated within the policy's window fails validation
+//! (`request.emergency_validation_failed`). The server runs [`sweep`] periodically; it is an
+//! ordinary append operation, so its checks and writes happen under the head lock.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::list::OPEN_STATES;
+use crate::ledger::entry::format_time;
+use crate::policy::Policy;
+use crate::store::schema::requests;
+use crate::store::{queries, NewEntry, Sequencer, StoreError};
+
+fn entry(kind: &str, id: &str, public: serde_json::Value) -> NewEntry {
+    NewEntry {
+        kind: kind.into(),
+        subject: Some(id.to_string()),
+        public: public.as_object().cloned().unwrap_or_default(),
+        restricted: None,
+    }
+}
+
+/// Appends every time-driven transition now due; returns how many entries it appended.
+pub async fn sweep(sequencer: &Sequencer) -> Result<usize, StoreError> {
+    let ((), appended) = sequencer
+        .append(|ctx| -> Result<_, StoreError> {
+            let now = Utc::now();
+            let now_text = format_time(now);
+            let mut entries = Vec::new();
+            let expired: Vec<String> = requests::table
+                .filter(requests::status.eq_any(OPEN_STATES))
+                .filter(requests::expires_at.lt(&now_text))
+                .select(requests::id)
+                .load(ctx.conn)?;
+            for id in &expired {
+                diesel::update(requests::table.filter(requests::id.eq(id))).set(requests::status.eq("expired")).execute(ctx.conn)?;
+                entries.push(entry("request.expired", id, json!({ "reason": "order_expired" })));
+            }
+            let Some((_, _, document)) = queries::current_policy(ctx.conn)? else { return Ok(((), entries)) };
+            let policy = Policy::parse(&document).map_err(|e| StoreError::Corrupt(format!("policy in force: {e}")))?;
+            let window = Duration::hours(policy.deadlines.emergency_validation_hours);
+            let answered: Vec<(String, String)> = requests::table
+                .filter(requests::emergency.eq(true))
+                .filter(requests::status.eq_any(["disclosed", "no_data"]))
+                .select((requests::id, requests::received_at))
+                .load(ctx.conn)?;
+            for (id, received) in answered {
+                let received = DateTime::parse_from_rfc3339(&received).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                if received.with_timezone(&Utc) + window <= now {
+                    diesel::update(requests::table.filter(requests::id.eq(&id)))
+                        .set(requests::status.eq("emergency_validation_failed"))
+                        .execute(ctx.conn)?;
+                    entries.push(entry(
+                        "request.emergency_validation_failed",
+                        &id,
+                        json!({ "reason": "not_validated_in_time", "window_hours": policy.deadlines.emergency_validation_hours }),
+                    ));
+                }
+            }
+            Ok(((), entries))
+        })
+        .await?;
+    Ok(appended.entries.len())
+}
