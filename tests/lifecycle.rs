@@ -315,17 +315,7 @@ async fn an_emergency_disclosure_is_validated_after_the_fact() {
 async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_eu_policy() {
     let app = spawn().await;
     app.adopt_policy("eu-2023-1543").await;
-    let (status, body) = app
-        .admin_post(
-            "/v1/authorities",
-            json!({ "country": "BEL", "kind": "prosecutor", "judicial": false, "name": "Parquet de Bruxelles" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["authority"]["id"].as_str().unwrap().to_string();
-    let (kid, key) = app.add_ed25519_key(&id).await;
-    let officer = common::sign_ed25519(&key, &kid, &common::officer_claims(&app, &id));
-    let c = Court { id, kid, key, officer };
+    let c = common::requests::authority(&app, "BEL", "prosecutor", "Parquet de Bruxelles").await;
     let mut body = order(&c, "eu-1", "fraud");
     body["instrument"] = json!("production_order");
     body["suspect"] = json!(false);
@@ -353,23 +343,7 @@ async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_e
     )
     .await;
     assert_eq!(status, 200);
-    // The same order from a police force is not competent under the regulation.
-    let (status, police) = app
-        .admin_post(
-            "/v1/authorities",
-            json!({ "country": "BEL", "kind": "police", "judicial": false, "name": "Police fédérale" }),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let pid = police["authority"]["id"].as_str().unwrap().to_string();
-    let (pkid, pkey) = app.add_ed25519_key(&pid).await;
-    let pofficer = common::sign_ed25519(&pkey, &pkid, &common::officer_claims(&app, &pid));
-    let p = Court {
-        id: pid,
-        kid: pkid,
-        key: pkey,
-        officer: pofficer,
-    };
+    let p = common::requests::authority(&app, "BEL", "police", "Police fédérale").await;
     let mut body = order(&p, "eu-2", "fraud");
     body["instrument"] = json!("production_order");
     let (status, problem) = submit(&app, &p.officer, &body).await;
@@ -432,16 +406,7 @@ async fn after_a_clarification_request_the_officer_amends_and_it_is_validated_ag
 async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
     let app = spawn().await;
     app.adopt_policy("eu-2023-1543").await;
-    let (_, body) = app
-        .admin_post(
-            "/v1/authorities",
-            json!({ "country": "NLD", "kind": "prosecutor", "judicial": false, "name": "Openbaar Ministerie" }),
-        )
-        .await;
-    let id = body["authority"]["id"].as_str().unwrap().to_string();
-    let (kid, key) = app.add_ed25519_key(&id).await;
-    let officer = common::sign_ed25519(&key, &kid, &common::officer_claims(&app, &id));
-    let c = Court { id, kid, key, officer };
+    let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
     let mut body = order(&c, "four-eyes", "kidnapping");
     body["instrument"] = json!("production_order");
     body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });

@@ -19,6 +19,19 @@ pub struct Court {
 
 pub async fn court(app: &TestApp) -> Court {
     let id = app.register_authority().await;
+    with_key(app, id).await
+}
+
+/// Registers an authority of `country` and `kind` (judicial only for courts) with a key and an
+/// officer token.
+pub async fn authority(app: &TestApp, country: &str, kind: &str, name: &str) -> Court {
+    let body = json!({ "country": country, "kind": kind, "judicial": kind == "court", "name": name });
+    let (status, body) = app.admin_post("/v1/authorities", body).await;
+    assert_eq!(status, 201, "{body}");
+    with_key(app, body["authority"]["id"].as_str().unwrap().to_string()).await
+}
+
+async fn with_key(app: &TestApp, id: String) -> Court {
     let (kid, key) = app.add_ed25519_key(&id).await;
     let officer = sign_ed25519(&key, &kid, &officer_claims(app, &id));
     Court { id, kid, key, officer }
