@@ -200,6 +200,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::requests::identifiers::open)
         .service(crate::requests::history::history)
         .service(crate::requests::amend::amend)
+        .service(crate::audit::sealed::sealed)
+        .service(crate::audit::verify::verify)
         .service(crate::requests::decision::decide)
         .service(crate::requests::disclosure::disclose)
         .service(crate::requests::withdraw::withdraw)

@@ -3,6 +3,7 @@
 //! area folders hold the HTTP handlers; `app` assembles them. `main.rs` is only the CLI.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod authorities;
 pub mod config;

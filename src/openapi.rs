@@ -37,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         crate::requests::identifiers::open,
         crate::requests::history::history,
         crate::requests::amend::amend,
+        crate::audit::sealed::sealed,
+        crate::audit::verify::verify,
         crate::requests::decision::decide,
         crate::requests::disclosure::disclose,
         crate::requests::withdraw::withdraw,
@@ -51,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         (name = "authorities", description = "Requesting authorities and their keys"),
         (name = "auth", description = "Tokens"),
         (name = "requests", description = "Disclosure requests"),
+        (name = "audit", description = "For oversight bodies"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -264,6 +264,8 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
             Some(&["officer", "reviewer", "auditor"]),
         ),
         ("post", "/v1/requests/{id}/amend", Some(&["officer"])),
+        ("get", "/v1/audit/entries/{index}/sealed", Some(&["auditor"])),
+        ("get", "/v1/audit/verify", Some(&["auditor"])),
     ]
 }
 
