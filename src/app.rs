@@ -202,6 +202,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::requests::amend::amend)
         .service(crate::audit::sealed::sealed)
         .service(crate::audit::verify::verify)
+        .service(crate::log::tiles::checkpoint)
+        .service(crate::log::tiles::tile)
         .service(crate::requests::decision::decide)
         .service(crate::requests::disclosure::disclose)
         .service(crate::requests::withdraw::withdraw)

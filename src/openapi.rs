@@ -39,6 +39,8 @@ use utoipa::{Modify, OpenApi};
         crate::requests::amend::amend,
         crate::audit::sealed::sealed,
         crate::audit::verify::verify,
+        crate::log::tiles::checkpoint,
+        crate::log::tiles::tile,
         crate::requests::decision::decide,
         crate::requests::disclosure::disclose,
         crate::requests::withdraw::withdraw,
@@ -54,6 +56,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Tokens"),
         (name = "requests", description = "Disclosure requests"),
         (name = "audit", description = "For oversight bodies"),
+        (name = "tiles", description = "C2SP tlog-tiles"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

@@ -266,6 +266,8 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("post", "/v1/requests/{id}/amend", Some(&["officer"])),
         ("get", "/v1/audit/entries/{index}/sealed", Some(&["auditor"])),
         ("get", "/v1/audit/verify", Some(&["auditor"])),
+        ("get", "/checkpoint", None),
+        ("get", "/tile/{path}", None),
     ]
 }
 
@@ -299,6 +301,7 @@ async fn every_endpoint_admits_exactly_its_roles() {
             .replace("{index}", "0")
             .replace("{id}", if method == "get" { &authority } else { &target })
             .replace("{kid}", "not-a-key")
+            .replace("/tile/{path}", "/tile/0/000.p/1")
             .replace("/v1/log/proof/inclusion", "/v1/log/proof/inclusion?index=0")
             .replace("/v1/log/proof/consistency", "/v1/log/proof/consistency?from=1&to=1");
         let body = match path {

@@ -12,6 +12,11 @@ use crate::store::queries;
     ))]
 #[get("/v1/log/checkpoint")]
 pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    latest(&state).await
+}
+
+/// The newest signed note, answered as text and never cached.
+pub(super) async fn latest(state: &AppState) -> Result<HttpResponse, AppError> {
     let latest = state.read(|conn| Ok(queries::latest_checkpoint(conn)?)).await?;
     let (_, note) = latest.ok_or_else(|| AppError::not_found("no checkpoint has been signed yet"))?;
     Ok(HttpResponse::Ok()

@@ -7,6 +7,7 @@ pub mod entries;
 pub mod key;
 pub mod proof;
 mod receipt;
+pub mod tiles;
 
 pub use embargo::embargo_ends;
 pub use entries::{EmbargoedEntry, EntryPage};
