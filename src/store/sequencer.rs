@@ -89,6 +89,9 @@ pub struct Appended {
 /// A type-erased operation: its typed output and error stay inside the job until `finish`.
 trait Job: Send {
     fn run(&mut self, ctx: &mut AppendCtx<'_>) -> Option<Vec<NewEntry>>;
+    /// The operation succeeded but its entries could not be written, so its savepoint is
+    /// rolled back: its caller must hear a failure, not its result.
+    fn reject(&mut self, reason: StoreError);
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>);
 }
 
@@ -116,6 +119,10 @@ where
                 None
             }
         }
+    }
+
+    fn reject(&mut self, reason: StoreError) {
+        self.output = Some(Err(E::from(reason)));
     }
 
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>) {
@@ -308,6 +315,7 @@ fn append_batch(
                     }
                     Err(e) => {
                         log::error!("operation produced an entry that cannot be canonicalised: {e}");
+                        job.reject(StoreError::Ledger(e));
                         return Err(Abort::Operation);
                     }
                 }

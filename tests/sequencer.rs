@@ -1,0 +1,78 @@
+//! The append path on its own: an operation whose entry cannot be written fails with its
+//! state changes rolled back, and a failing operation does not take its batch down.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use disclosure_ledger::ledger::LogSigner;
+use disclosure_ledger::metrics::Metrics;
+use disclosure_ledger::store::{self, schema::policies, NewEntry, Sequencer, StoreError};
+use serde_json::json;
+
+fn sequencer(url: &str, batch_wait: Duration) -> Sequencer {
+    let mut conn = store::establish(url).unwrap();
+    store::migrate(&mut conn).unwrap();
+    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    Sequencer::start(conn, signer, Arc::new(Metrics::new()), 64, batch_wait)
+}
+
+fn insert_policy(conn: &mut store::DbConnection, at: u64, name: &str) -> Result<(), StoreError> {
+    diesel::insert_into(policies::table)
+        .values((
+            policies::adopted_entry.eq(at as i64),
+            policies::name.eq(name),
+            policies::sha256.eq("00"),
+            policies::document.eq("x"),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn count(url: &str) -> (i64, i64) {
+    let mut conn = store::establish(url).unwrap();
+    let p: i64 = policies::table.count().get_result(&mut conn).unwrap();
+    let e: i64 = store::schema::entries::table.count().get_result(&mut conn).unwrap();
+    (p, e)
+}
+
+#[tokio::test]
+async fn an_operation_whose_entry_cannot_be_written_fails_and_leaves_no_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let seq = sequencer(&url, Duration::ZERO);
+    let result = seq
+        .append(|ctx| {
+            insert_policy(ctx.conn, ctx.next_index, "float")?;
+            let public = json!({ "ratio": 0.5 }).as_object().cloned().unwrap();
+            Ok::<_, StoreError>(((), vec![NewEntry::log_level("policy.adopted", public)]))
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::Ledger(_))), "{result:?}");
+    assert_eq!(count(&url), (0, 0));
+}
+
+#[tokio::test]
+async fn a_failing_operation_rolls_back_only_its_own_savepoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    // Wait a little for more operations so that both land in one batch.
+    let seq = sequencer(&url, Duration::from_millis(50));
+    let good = seq.append(|ctx| {
+        insert_policy(ctx.conn, ctx.next_index, "good")?;
+        let public = json!({ "name": "good" }).as_object().cloned().unwrap();
+        Ok::<_, StoreError>(((), vec![NewEntry::log_level("policy.adopted", public)]))
+    });
+    let bad = seq.append(|ctx| {
+        insert_policy(ctx.conn, ctx.next_index, "bad")?;
+        Err::<((), Vec<NewEntry>), _>(StoreError::Corrupt("refused by the operation".into()))
+    });
+    let (good, bad) = tokio::join!(good, bad);
+    let ((), appended) = good.unwrap();
+    assert!(bad.is_err());
+    assert_eq!(appended.entries.len(), 1);
+    assert_eq!(appended.checkpoint.as_ref().unwrap().size, 1);
+    assert_eq!(count(&url), (1, 1));
+}
