@@ -85,6 +85,17 @@ async fn raw_identifiers_reach_no_entry_no_error_and_no_log_line() {
         )
         .await,
     );
+    // Identifiers typed into fields that are not for them: a kind, an instrument, a category.
+    let mut misplaced = order(&c, "p-3", "fraud");
+    misplaced["instrument"] = json!("+44 7700 900123");
+    misplaced["data_categories"] = json!(["+44 7700 900123"]);
+    misplaced["targets"] = json!([{ "kind": "+44 7700 900123", "value": "x" }]);
+    bodies.push(
+        common::requests::submit(&app, &c.officer, &misplaced)
+            .await
+            .1
+            .to_string(),
+    );
     let raw_log = server.log.lock().unwrap().join("\n");
     drop(server);
 
@@ -117,6 +128,7 @@ async fn raw_identifiers_reach_no_entry_no_error_and_no_log_line() {
         "98 76 54 32",
         "198.51.100.300",
         "someone@example.org",
+        "7700 900123",
     ];
     for text in &texts {
         for needle in needles {

@@ -22,6 +22,7 @@ pub enum LedgerError {
     Signature(String),
     #[error("{kind} identifier is malformed: {reason}")]
     MalformedIdentifier { kind: String, reason: String },
-    #[error("unknown identifier kind {0:?}")]
-    UnknownIdentifierKind(String),
+    /// The kind given is not echoed: a caller may have put a value where the kind belongs.
+    #[error("unknown identifier kind: expected phone_number, ip_address, username or user_id")]
+    UnknownIdentifierKind,
 }

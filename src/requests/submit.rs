@@ -59,6 +59,27 @@ fn order_key(conn: &mut DbConnection, issuer: &str, kid: &str) -> Result<Option<
     }))
 }
 
+/// Instruments and data categories the request row and its entries may name; anything else a
+/// caller sent (rules V5 have already judged the raw value) is kept as `other`, because a
+/// free-text field can hold an identifier.
+const INSTRUMENTS: &[&str] = &[
+    "court_order",
+    "investigating_judge_order",
+    "production_order",
+    "preservation_request",
+    "subpoena",
+    "other",
+];
+const CATEGORIES: &[&str] = &["ip_address", "phone_number", "username", "user_id", "content", "other"];
+
+fn public_term<'a>(value: &'a str, known: &[&'static str]) -> &'a str {
+    if known.contains(&value) {
+        value
+    } else {
+        "other"
+    }
+}
+
 fn quarter(t: DateTime<Utc>) -> String {
     format!("{}-Q{}", t.year(), (t.month() - 1) / 3 + 1)
 }
@@ -154,10 +175,15 @@ pub(super) fn record(
     };
     let due_at = format_time(now + Duration::hours(hours));
     let received_at = format_time(now);
-    let instrument = body.instrument.clone().unwrap_or_default();
+    let instrument = public_term(body.instrument.as_deref().unwrap_or_default(), INSTRUMENTS).to_string();
     let country = requester.as_ref().map(|r| r.country.clone()).unwrap_or_default();
     let authority_kind = requester.as_ref().map(|r| r.kind.as_str()).unwrap_or("unknown");
-    let categories: Vec<String> = body.data_categories.clone().unwrap_or_default();
+    let categories: Vec<String> = body
+        .data_categories
+        .iter()
+        .flatten()
+        .map(|c| public_term(c, CATEGORIES).to_string())
+        .collect();
     let status = if passed { "under_review" } else { "rejected" };
     let failed_rules: Vec<&str> = {
         let mut r: Vec<&str> = failures.iter().map(|f| f.rule).collect();

@@ -243,7 +243,7 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                 "V5",
                 "instrument",
                 "category_not_allowed",
-                format!("instrument {instrument} is not accepted by this policy"),
+                "the instrument is not accepted by this policy".to_string(),
             );
         }
     }
@@ -253,7 +253,7 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                 "V5",
                 &format!("data_categories[{i}]"),
                 "category_not_allowed",
-                format!("category {c} may not be disclosed under this policy"),
+                "this category may not be disclosed under this policy".to_string(),
             );
         }
     }
@@ -290,7 +290,7 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                 "offence_category",
                 "offence_conditions_not_met",
                 format!(
-                    "offence {offence} is not one of {}",
+                    "the offence category is not one of {}",
                     policy.offence.categories.join(", ")
                 ),
             );
