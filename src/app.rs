@@ -25,6 +25,8 @@ pub struct AppState {
     pub signer: LogSigner,
     pub tokens: TokenKeys,
     pub metrics: Arc<Metrics>,
+    /// The transparency report's running tally.
+    pub reports: crate::reports::ReportCache,
 }
 
 impl AppState {
@@ -114,10 +116,12 @@ impl Application {
             signer,
             tokens,
             metrics,
+            reports: Default::default(),
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(64 << 20))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
                 .app_data(
@@ -194,6 +198,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::authorities::status::suspend)
         .service(crate::authorities::status::reinstate)
         .service(crate::auth::whoami::whoami)
+        .service(crate::reports::transparency::transparency)
+        .service(crate::imports::create::create)
         .service(crate::requests::submit::submit)
         .service(crate::requests::list::list)
         .service(crate::requests::get::get)

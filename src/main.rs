@@ -87,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         action: AuthorityCommand,
     },
+    /// Telegram's published figures (../shared/data): import records, and a check of the data.
+    Dataset {
+        #[command(subcommand)]
+        action: DatasetCommand,
+    },
     /// Re-verify a whole ledger database: entries, chain, tree hashes, checkpoints.
     Verify {
         /// postgres://… or a SQLite path.
@@ -102,6 +107,24 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Print one NDJSON import record per quarter row, for `POST /v1/imports`.
+    Records {
+        /// The dataset file (country → rows of from, to, requests, users).
+        file: PathBuf,
+        /// Who published the figures, as the entries will say.
+        #[arg(
+            long,
+            default_value = "Telegram @transparency bot, via Te-k/telegram-transparency (CC-BY 4.0)"
+        )]
+        source: String,
+    },
+    /// List the cumulative rows that disagree with the sum of their quarter rows; exit 1 when
+    /// there are any.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -252,6 +275,47 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Dataset { action } => {
+            use disclosure_ledger::imports::telegram;
+            let file = match &action {
+                DatasetCommand::Records { file, .. } | DatasetCommand::Check { file } => file,
+            };
+            let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let data = telegram::load(&bytes)?;
+            match action {
+                DatasetCommand::Records { source, .. } => {
+                    use sha2::Digest;
+                    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+                    for r in telegram::quarter_records(&data, &source, &digest) {
+                        println!("{r}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                DatasetCommand::Check { .. } => {
+                    let found = telegram::check(&data);
+                    println!("country  period             declared (req/users)  sum of quarters  missing quarters");
+                    for d in &found {
+                        println!(
+                            "{}      {}-{}  {:>8} / {:<8}    {:>6} / {:<8}  {}",
+                            d.country,
+                            d.from,
+                            d.to,
+                            d.requests,
+                            d.users,
+                            d.quarters_requests,
+                            d.quarters_users,
+                            d.missing_quarters.join(" ")
+                        );
+                    }
+                    println!("{} cumulative rows disagree with their quarters", found.len());
+                    Ok(if found.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
+                }
+            }
         }
         Command::Verify {
             database,

@@ -19,6 +19,10 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Tree size after this process's last commit.
     pub tree_size: Gauge,
+    /// Seconds to answer a transparency report (catch-up plus rendering).
+    pub report_seconds: Histogram,
+    /// Historical records accepted by `POST /v1/imports` (replays not counted).
+    pub imported_records: Counter,
 }
 
 impl Metrics {
@@ -29,6 +33,14 @@ impl Metrics {
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let tree_size = Gauge::default();
+        let report_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        let imported_records = Counter::default();
+        registry.register("report_seconds", "Transparency report latency", report_seconds.clone());
+        registry.register(
+            "imported_records",
+            "Historical records imported",
+            imported_records.clone(),
+        );
         registry.register("appends", "Entries appended by this process", appends.clone());
         registry.register(
             "failed_operations",
@@ -53,6 +65,8 @@ impl Metrics {
             batch_size,
             commit_seconds,
             tree_size,
+            report_seconds,
+            imported_records,
         }
     }
 

@@ -46,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         crate::requests::withdraw::withdraw,
         crate::requests::notification::notify,
         crate::requests::emergency_validation::validate_emergency,
+        crate::reports::transparency::transparency,
+        crate::imports::create::create,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::log::EmbargoedEntry)),
     modifiers(&BearerAuth),
@@ -56,6 +58,8 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Tokens"),
         (name = "requests", description = "Disclosure requests"),
         (name = "audit", description = "For oversight bodies"),
+        (name = "imports", description = "Historical backfill"),
+        (name = "reports", description = "Transparency reports, recomputable from the entries"),
         (name = "tiles", description = "C2SP tlog-tiles"),
         (name = "ops", description = "Health and metrics"),
     )

@@ -266,6 +266,8 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("post", "/v1/requests/{id}/amend", Some(&["officer"])),
         ("get", "/v1/audit/entries/{index}/sealed", Some(&["auditor"])),
         ("get", "/v1/audit/verify", Some(&["auditor"])),
+        ("get", "/v1/reports/transparency", None),
+        ("post", "/v1/imports", Some(ADMIN)),
         ("get", "/checkpoint", None),
         ("get", "/tile/{path}", None),
     ]

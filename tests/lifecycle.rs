@@ -3,22 +3,10 @@
 
 mod common;
 
-use common::requests::{check_receipt, court, order, submit, Court};
+use common::requests::{act, check_receipt, court, order, submit, Court};
 use common::{spawn, TestApp};
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
-
-async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(&format!("/v1/requests/{id}/{action}")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
 
 async fn submitted(app: &TestApp, c: &Court, document: &str) -> String {
     let (status, body) = submit(app, &c.officer, &order(c, document, "fraud")).await;

@@ -2,7 +2,7 @@
 //! signed checkpoint, entries, and inclusion and consistency proofs. One file per action.
 
 pub mod checkpoint;
-mod embargo;
+pub mod embargo;
 pub mod entries;
 pub mod key;
 pub mod proof;

@@ -62,7 +62,7 @@ fn order_key(conn: &mut DbConnection, issuer: &str, kid: &str) -> Result<Option<
 /// Instruments and data categories the request row and its entries may name; anything else a
 /// caller sent (rules V5 have already judged the raw value) is kept as `other`, because a
 /// free-text field can hold an identifier.
-const INSTRUMENTS: &[&str] = &[
+pub(crate) const INSTRUMENTS: &[&str] = &[
     "court_order",
     "investigating_judge_order",
     "production_order",
@@ -70,7 +70,7 @@ const INSTRUMENTS: &[&str] = &[
     "subpoena",
     "other",
 ];
-const CATEGORIES: &[&str] = &["ip_address", "phone_number", "username", "user_id", "content", "other"];
+pub(crate) const CATEGORIES: &[&str] = &["ip_address", "phone_number", "username", "user_id", "content", "other"];
 
 fn public_term<'a>(value: &'a str, known: &[&'static str]) -> &'a str {
     if known.contains(&value) {

@@ -116,3 +116,12 @@ diesel::table! {
         expires_at -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    imports (external_id) {
+        external_id -> Text,
+        record_sha256 -> Text,
+        entry_index -> BigInt,
+        imported_at -> Text,
+    }
+}

@@ -67,6 +67,19 @@ pub fn order(c: &Court, document: &str, offence: &str) -> Value {
     })
 }
 
+/// Posts `body` to `/v1/requests/{id}/{action}` with `token`.
+pub async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/requests/{id}/{action}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 pub async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) {
     let r = app
         .client

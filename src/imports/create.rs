@@ -1,0 +1,226 @@
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::record::ImportRecord;
+use crate::app::AppState;
+use crate::auth::{Caller, Role};
+use crate::error::{AppError, FieldError, Problem};
+use crate::ledger::entry::format_time;
+use crate::store::{schema::imports, DbConnection, StoreError};
+
+/// Records appended per sequencer operation: one transaction savepoint each.
+const CHUNK: usize = 1000;
+/// At most this many records per call.
+pub const MAX_RECORDS: usize = 200_000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportSummary {
+    /// Records in the call.
+    pub records: u64,
+    /// Records appended now.
+    pub imported: u64,
+    /// Records already imported with the same content: nothing appended for them.
+    pub replayed: u64,
+    /// Ledger indexes of the entries appended now, in record order.
+    pub indexes: Vec<u64>,
+}
+
+/// A parsed record with the digest of its canonical JSON, which decides replay or conflict.
+struct Parsed {
+    /// Position in the call.
+    n: usize,
+    record: ImportRecord,
+    sha256: String,
+}
+
+/// Serde's messages can quote values; only those naming our own fields are passed on.
+fn parse_error(n: usize, e: &serde_json::Error) -> FieldError {
+    let msg = e.to_string();
+    let message = if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+        msg.split(" at line").next().unwrap_or_default().to_string()
+    } else if msg.starts_with("unknown variant") {
+        "type must be aggregate or request".to_string()
+    } else {
+        "the record is not valid JSON of an import record".to_string()
+    };
+    FieldError {
+        field: format!("records[{n}]"),
+        code: "malformed".into(),
+        message,
+    }
+}
+
+/// A JSON array of records, or one record per line (NDJSON).
+fn parse(body: &[u8], ndjson: bool) -> Result<Vec<Parsed>, AppError> {
+    let values: Vec<Value> = if ndjson {
+        let mut out = Vec::new();
+        for (n, line) in body.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            out.push(
+                serde_json::from_slice(line)
+                    .map_err(|e| AppError::unprocessable("a line is not JSON", vec![parse_error(n, &e)]))?,
+            );
+        }
+        out
+    } else {
+        serde_json::from_slice(body).map_err(|_| AppError::bad_request("the body is not a JSON array of records"))?
+    };
+    if values.is_empty() || values.len() > MAX_RECORDS {
+        return Err(AppError::bad_request(format!("send 1 to {MAX_RECORDS} records")));
+    }
+    let mut errors = Vec::new();
+    let mut parsed = Vec::with_capacity(values.len());
+    for (n, v) in values.into_iter().enumerate() {
+        let canonical = serde_json_canonicalizer::to_vec(&v).map_err(AppError::internal)?;
+        match serde_json::from_value::<ImportRecord>(v) {
+            Ok(record) => {
+                errors.extend(record.check(n));
+                parsed.push(Parsed {
+                    n,
+                    record,
+                    sha256: hex::encode(Sha256::digest(&canonical)),
+                });
+            }
+            Err(e) => errors.push(parse_error(n, &e)),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for p in &parsed {
+        if !seen.insert(p.record.external_id()) {
+            errors.push(FieldError {
+                field: format!("records[{}].external_id", p.n),
+                code: "duplicate".into(),
+                message: "this external_id appears earlier in the same import".into(),
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::unprocessable(
+            "records are not valid; nothing was imported",
+            errors,
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Digests already stored for the given external ids.
+fn stored(conn: &mut DbConnection, ids: &[&str]) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = imports::table
+            .select((imports::external_id, imports::record_sha256))
+            .filter(imports::external_id.eq_any(chunk))
+            .load(conn)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+fn conflict(external_id: &str) -> AppError {
+    AppError::conflict(format!(
+        "external_id {external_id:?} was imported earlier with different content; nothing was imported"
+    ))
+}
+
+/// Historical backfill: aggregate declarations (`aggregate.imported`) and per-request records
+/// (`request.imported`), as a JSON array or as NDJSON (`Content-Type: application/x-ndjson`).
+/// All records are checked before anything is appended. Idempotent by `external_id`: a record
+/// imported before with the same content is a replay and appends nothing; with other content
+/// the call is refused (409) and appends nothing.
+#[utoipa::path(
+    post, path = "/v1/imports", tag = "imports",
+    request_body(content = Vec<ImportRecord>, description = "JSON array, or one record per line with Content-Type application/x-ndjson"),
+    responses(
+        (status = 200, body = ImportSummary),
+        (status = 400, description = "Not a JSON array or NDJSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An external id was imported with other content", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid records, each named", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/v1/imports")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    caller.require(&[Role::Admin])?;
+    let ndjson = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl"));
+    let parsed = web::block(move || parse(&body, ndjson)).await??;
+    let total = parsed.len() as u64;
+
+    // Refuse a conflict before appending anything; the append re-checks under the head lock.
+    let ids: Vec<String> = parsed.iter().map(|p| p.record.external_id().to_string()).collect();
+    let known = state
+        .read(move |conn| Ok(stored(conn, &ids.iter().map(String::as_str).collect::<Vec<_>>())?))
+        .await?;
+    let mut fresh = Vec::new();
+    for p in parsed {
+        match known.get(p.record.external_id()) {
+            Some(d) if *d == p.sha256 => {}
+            Some(_) => return Err(conflict(p.record.external_id())),
+            None => fresh.push(p),
+        }
+    }
+
+    let mut pending = Vec::new();
+    while !fresh.is_empty() {
+        let chunk: Vec<Parsed> = fresh.drain(..fresh.len().min(CHUNK)).collect();
+        pending.push(
+            state
+                .sequencer
+                .append(move |ctx: &mut crate::store::AppendCtx<'_>| -> Result<_, AppError> {
+                    let ids: Vec<&str> = chunk.iter().map(|p| p.record.external_id()).collect();
+                    let again = stored(ctx.conn, &ids)?;
+                    let now = format_time(chrono::Utc::now());
+                    let mut entries = Vec::new();
+                    let mut indexes = Vec::new();
+                    for p in &chunk {
+                        match again.get(p.record.external_id()) {
+                            Some(d) if *d == p.sha256 => continue, // a concurrent identical import
+                            Some(_) => return Err(conflict(p.record.external_id())),
+                            None => {}
+                        }
+                        let index = ctx.next_index + entries.len() as u64;
+                        diesel::insert_into(imports::table)
+                            .values((
+                                imports::external_id.eq(p.record.external_id()),
+                                imports::record_sha256.eq(&p.sha256),
+                                imports::entry_index.eq(index as i64),
+                                imports::imported_at.eq(&now),
+                            ))
+                            .execute(ctx.conn)
+                            .map_err(StoreError::from)?;
+                        entries.push(p.record.entry());
+                        indexes.push(index);
+                    }
+                    Ok((indexes, entries))
+                }),
+        );
+    }
+    let mut indexes = Vec::new();
+    for result in futures_util::future::join_all(pending).await {
+        let (mut appended, _) = result?;
+        indexes.append(&mut appended);
+    }
+    state.metrics.imported_records.inc_by(indexes.len() as u64);
+    Ok(HttpResponse::Ok().json(ImportSummary {
+        records: total,
+        imported: indexes.len() as u64,
+        replayed: total - indexes.len() as u64,
+        indexes,
+    }))
+}
