@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod ops;
 pub mod policy;

@@ -87,6 +87,23 @@ enum Command {
         #[command(subcommand)]
         action: AuthorityCommand,
     },
+    /// Monitor a remote log: pin its key, prove consistency with the last trusted state,
+    /// verify every new entry and the root, recompute the transparency report and compare.
+    /// Exit 0 when everything holds, 1 when the log failed, 2 when the monitor could not run.
+    Audit {
+        /// Base URL of the ledger, e.g. http://127.0.0.1:8080
+        #[arg(long, env = "LEDGER_URL")]
+        url: String,
+        /// The log's verifier key (`GET /v1/log/key` once, out of band), pinned.
+        #[arg(long, env = "LOG_KEY")]
+        log_key: String,
+        /// File holding the last trusted state; written only after a run that verified.
+        #[arg(long)]
+        state: PathBuf,
+        /// An auditor token: verify embargoed entries in full too.
+        #[arg(long, env = "AUDIT_TOKEN")]
+        token: Option<String>,
+    },
     /// Telegram's published figures (../shared/data): import records, and a check of the data.
     Dataset {
         #[command(subcommand)]
@@ -275,6 +292,41 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            url,
+            log_key,
+            state,
+            token,
+        } => {
+            use disclosure_ledger::monitor;
+            let opts = monitor::Options {
+                url,
+                log_key,
+                state,
+                token,
+                progress: true,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            match rt.block_on(monitor::audit(&opts)) {
+                Ok(o) => {
+                    println!(
+                        "OK: size {} -> {}, root {}; checked {} entries in {:.3} s ({:.0} entries/s); {} under embargo, verified as leaves",
+                        o.from_size,
+                        o.size,
+                        o.root,
+                        o.checked,
+                        o.seconds,
+                        o.entries_per_second(),
+                        o.held
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    Ok(ExitCode::from(e.exit_code()))
+                }
+            }
         }
         Command::Dataset { action } => {
             use disclosure_ledger::imports::telegram;

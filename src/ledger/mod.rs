@@ -14,6 +14,7 @@ pub mod canonical_check;
 pub mod chain;
 pub mod checkpoint;
 pub mod commitment;
+pub mod compact;
 pub mod entry;
 mod error;
 pub mod identifier;

@@ -187,25 +187,22 @@ impl Report {
         let requests = tally
             .imported
             .iter()
-            .filter(|(recorded, _)| released(recorded))
-            .flat_map(|(recorded, groups)| {
-                groups
-                    .iter()
-                    .filter(|(g, _)| scope.holds_quarter(&g.quarter) && scope.holds_country(&g.country))
-                    .map(move |(g, c)| ImportedRow {
-                        quarter: g.quarter.clone(),
-                        recorded: recorded.clone(),
-                        country: g.country.clone(),
-                        instrument: g.instrument.clone(),
-                        emergency: g.emergency,
-                        requests: c.requests,
-                        identifiers: c.identifiers,
-                        fulfilled: c.fulfilled,
-                        no_data: c.no_data,
-                        rejected: c.rejected,
-                        accounts_affected: c.accounts_affected,
-                        values: c.values.clone(),
-                    })
+            .filter(|((recorded, g), _)| {
+                released(recorded) && scope.holds_quarter(&g.quarter) && scope.holds_country(&g.country)
+            })
+            .map(|((recorded, g), c)| ImportedRow {
+                quarter: g.quarter.clone(),
+                recorded: recorded.clone(),
+                country: g.country.clone(),
+                instrument: g.instrument.clone(),
+                emergency: g.emergency,
+                requests: c.requests,
+                identifiers: c.identifiers,
+                fulfilled: c.fulfilled,
+                no_data: c.no_data,
+                rejected: c.rejected,
+                accounts_affected: c.accounts_affected,
+                values: c.values.clone(),
             })
             .collect();
         // Declarations are log-level entries: public at once.

@@ -106,10 +106,12 @@ struct Known {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tally {
     requests: HashMap<String, Known>,
+    #[serde(with = "as_pairs")]
     pub live: BTreeMap<Group, Cell>,
     /// Keyed by the quarter the ledger recorded the entry in, then the group (whose quarter is
     /// the one the request occurred in).
-    pub imported: BTreeMap<String, BTreeMap<Group, ImportedCell>>,
+    #[serde(with = "as_pairs")]
+    pub imported: BTreeMap<(String, Group), ImportedCell>,
     pub declarations: Vec<Declaration>,
 }
 
@@ -214,7 +216,7 @@ impl Tally {
                     instrument: p.instrument.unwrap_or_default(),
                     emergency: p.emergency.unwrap_or(false),
                 };
-                let cell = self.imported.entry(quarter).or_default().entry(group).or_default();
+                let cell = self.imported.entry((quarter, group)).or_default();
                 cell.requests += 1;
                 cell.identifiers += p.identifiers.unwrap_or(0);
                 match p.outcome.as_deref() {
@@ -290,6 +292,26 @@ impl Tally {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// Maps with structured keys, kept as lists of pairs: JSON object keys are strings.
+mod as_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
 }
 

@@ -1,0 +1,101 @@
+//! What a monitor trusts between runs. Written only when a run verified everything, through a
+//! temporary file and a rename, so that a failed or interrupted run leaves the last good state.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::MonitorError;
+use crate::ledger::compact::StoredRange;
+use crate::reports::Tally;
+
+pub const VERSION: u32 = 1;
+
+/// An entry the monitor has verified as a leaf but not yet folded into its report: seen under
+/// embargo, or after one (the report folds request entries in log order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Held {
+    pub leaf: String,
+    /// A log-level entry is folded at once; it is held only to keep positions.
+    pub fed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    /// The pinned verifier key.
+    pub log_key: String,
+    /// The last checkpoint verified, as signed by the log.
+    pub checkpoint: String,
+    pub size: u64,
+    /// Root at `size`, hex.
+    pub root: String,
+    pub edge: StoredRange,
+    /// Leaf hash (hex) of entry `size - 1`, the next entry's `prev`.
+    pub last_leaf: String,
+    /// Time of the last entry read in full.
+    pub last_time: String,
+    /// Entries `0..released` are folded into `tally`; `held` are entries `released..size`.
+    pub released: u64,
+    /// Leaf hash (hex) of entry `released - 1`.
+    pub released_prev: String,
+    pub held: Vec<Held>,
+    pub tally: Tally,
+}
+
+impl State {
+    pub fn new(log_key: &str) -> State {
+        let genesis = hex::encode([0u8; 32]);
+        State {
+            version: VERSION,
+            log_key: log_key.to_string(),
+            checkpoint: String::new(),
+            size: 0,
+            root: String::new(),
+            edge: StoredRange { size: 0, peaks: vec![] },
+            last_leaf: genesis.clone(),
+            last_time: String::new(),
+            released: 0,
+            released_prev: genesis,
+            held: vec![],
+            tally: Tally::default(),
+        }
+    }
+
+    /// The state kept at `path`, or a fresh one when there is none yet.
+    pub fn load(path: &Path, log_key: &str) -> Result<State, MonitorError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(log_key)),
+            Err(e) => return Err(MonitorError::State(format!("{}: {e}", path.display()))),
+        };
+        let state: State = serde_json::from_slice(&bytes)
+            .map_err(|e| MonitorError::State(format!("{} is not a monitor state: {e}", path.display())))?;
+        if state.version != VERSION {
+            return Err(MonitorError::State(format!(
+                "{}: unknown state version",
+                path.display()
+            )));
+        }
+        if state.log_key != log_key {
+            return Err(MonitorError::State(format!(
+                "{} was written for another log key ({})",
+                path.display(),
+                state.log_key
+            )));
+        }
+        Ok(state)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), MonitorError> {
+        let tmp = path.with_extension("tmp");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| MonitorError::State(format!("{}: {e}", path.display())))
+    }
+}
