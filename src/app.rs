@@ -200,6 +200,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::auth::whoami::whoami)
         .service(crate::reports::transparency::transparency)
         .service(crate::imports::create::create)
+        .service(crate::subjects::prove::prove)
         .service(crate::requests::submit::submit)
         .service(crate::requests::list::list)
         .service(crate::requests::get::get)

@@ -20,3 +20,4 @@ pub mod policy;
 pub mod reports;
 pub mod requests;
 pub mod store;
+pub mod subjects;

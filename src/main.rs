@@ -104,6 +104,28 @@ enum Command {
         #[arg(long, env = "AUDIT_TOKEN")]
         token: Option<String>,
     },
+    /// For a notified user: have the ledger prove that entries of the request commit to your
+    /// identifier, and check every proof against the pinned log key.
+    ProveSubject {
+        #[arg(long, env = "LEDGER_URL")]
+        url: String,
+        /// The log's verifier key, pinned.
+        #[arg(long, env = "LOG_KEY")]
+        log_key: String,
+        /// The request id from the notification.
+        #[arg(long)]
+        request: String,
+        /// phone_number, ip_address, username or user_id.
+        #[arg(long)]
+        kind: String,
+        /// Your identifier (read from the SUBJECT_VALUE environment variable if not given, so
+        /// that it stays out of the shell history).
+        #[arg(long, env = "SUBJECT_VALUE", hide_env_values = true)]
+        value: String,
+        /// The nonce from the notification (64 hex digits).
+        #[arg(long)]
+        nonce: String,
+    },
     /// Telegram's published figures (../shared/data): import records, and a check of the data.
     Dataset {
         #[command(subcommand)]
@@ -325,6 +347,58 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 Err(e) => {
                     println!("FAILED: {e}");
                     Ok(ExitCode::from(e.exit_code()))
+                }
+            }
+        }
+        Command::ProveSubject {
+            url,
+            log_key,
+            request,
+            kind,
+            value,
+            nonce,
+        } => {
+            use disclosure_ledger::subjects::{check_proof, SubjectClaim, SubjectProof};
+            let verifier = LogVerifier::new(&log_key)?;
+            let mut nonce_bytes = [0u8; 32];
+            hex::decode_to_slice(&nonce, &mut nonce_bytes).map_err(|_| "the nonce is 64 hex digits")?;
+            let claim = SubjectClaim {
+                request_id: request.clone(),
+                kind: kind.clone(),
+                value: value.clone(),
+                nonce,
+            };
+            let client = disclosure_ledger::monitor::client::Client::new(&url, None)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let (status, body) = rt.block_on(client.post_json("/v1/subjects/proof", &serde_json::to_value(&claim)?))?;
+            if status == 404 {
+                println!("NOT FOUND: no entry of request {request} commits to that identifier with that nonce");
+                return Ok(ExitCode::from(1));
+            }
+            if status != 200 {
+                return Err(format!("the ledger answered {status}: {}", String::from_utf8_lossy(&body)).into());
+            }
+            let proof: SubjectProof = serde_json::from_slice(&body)?;
+            match check_proof(&proof, &verifier, &request, &kind, &value, &nonce_bytes) {
+                Ok((size, entries)) => {
+                    println!(
+                        "PROVEN: {} entries of request {request} commit to your {kind}, in the log of size {size} signed by the pinned key:",
+                        entries.len()
+                    );
+                    for e in entries {
+                        println!(
+                            "  entry {} {} at {} {}",
+                            e.index,
+                            e.kind,
+                            e.time,
+                            serde_json::Value::Object(e.public)
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAILED: the ledger's answer does not prove it: {e}");
+                    Ok(ExitCode::from(1))
                 }
             }
         }

@@ -268,6 +268,7 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("get", "/v1/audit/verify", Some(&["auditor"])),
         ("get", "/v1/reports/transparency", None),
         ("post", "/v1/imports", Some(ADMIN)),
+        ("post", "/v1/subjects/proof", None),
         ("get", "/checkpoint", None),
         ("get", "/tile/{path}", None),
     ]

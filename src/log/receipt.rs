@@ -1,4 +1,4 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -8,14 +8,14 @@ use crate::store::{Appended, DbHashReader};
 
 /// Proof of a write: the entries it appended and, for each, an inclusion proof against the
 /// signed checkpoint of the batch that committed them. Checkable with the crypto core alone.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryReceipt {
     pub entries: Vec<ReceiptEntry>,
     /// The signed note of the checkpoint the proofs lead to.
     pub checkpoint: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptEntry {
     pub index: u64,
     pub leaf_hash: String,
