@@ -96,6 +96,20 @@ async fn raw_identifiers_reach_no_entry_no_error_and_no_log_line() {
             .1
             .to_string(),
     );
+    // The affected user's endpoint takes a raw identifier: neither its answers nor the log
+    // repeat it, whatever the outcome.
+    for value in [common::requests::PHONE, "06 98 76 54 32"] {
+        let claim = json!({ "request_id": id, "kind": "phone_number", "value": value, "nonce": "00".repeat(32) });
+        let r = app
+            .client
+            .post(app.url("/v1/subjects/proof"))
+            .json(&claim)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status() == 404 || r.status() == 400);
+        bodies.push(r.text().await.unwrap());
+    }
     let raw_log = server.log.lock().unwrap().join("\n");
     drop(server);
 

@@ -7,7 +7,7 @@ use super::embargo::embargo_ends;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
-use crate::ledger::{entry::leaf_hash, hex_hash};
+use crate::ledger::{canonical_check::check_entry, entry::leaf_hash, hex_hash};
 use crate::store::queries::{self, StoredEntry};
 
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -42,21 +42,27 @@ pub struct EntryPage {
     pub next: Option<u64>,
 }
 
-/// The entry as the caller may see it.
+/// The entry as the caller may see it. Auditors get the stored bytes as they are; for the
+/// public, the single-pass canonical check reads `subject` and `time` without building a JSON
+/// tree (a stored entry that fails it is read the slow way, so that a damaged row is still
+/// served, and then caught by whoever verifies it).
 fn visible(caller: &Caller, e: &StoredEntry) -> Result<Box<RawValue>, AppError> {
-    let value: serde_json::Value = serde_json::from_str(&e.canonical).map_err(AppError::internal)?;
-    let subject = value.get("subject").and_then(|s| s.as_str());
-    let time = value.get("time").and_then(|s| s.as_str()).unwrap_or_default();
     if !caller.sees_embargoed() {
-        if let Some(until) = embargo_ends(subject, time) {
-            if until > chrono::Utc::now() {
-                let stub = EmbargoedEntry {
-                    index: e.idx as u64,
-                    leaf_hash: hex_hash(&leaf_hash(e.canonical.as_bytes())),
-                    embargoed_until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                };
-                return serde_json::value::to_raw_value(&stub).map_err(AppError::internal);
+        let until = match check_entry(e.canonical.as_bytes()) {
+            Ok(view) => embargo_ends(view.subject, view.time),
+            Err(_) => {
+                let value: serde_json::Value = serde_json::from_str(&e.canonical).map_err(AppError::internal)?;
+                let subject = value.get("subject").and_then(|s| s.as_str());
+                embargo_ends(subject, value.get("time").and_then(|s| s.as_str()).unwrap_or_default())
             }
+        };
+        if let Some(until) = until.filter(|u| *u > chrono::Utc::now()) {
+            let stub = EmbargoedEntry {
+                index: e.idx as u64,
+                leaf_hash: hex_hash(&leaf_hash(e.canonical.as_bytes())),
+                embargoed_until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            return serde_json::value::to_raw_value(&stub).map_err(AppError::internal);
         }
     }
     RawValue::from_string(e.canonical.clone()).map_err(AppError::internal)

@@ -516,14 +516,13 @@ async fn recheck_held(client: &Client, checker: &Checker, st: &mut State) -> Res
 /// Fetches the server's report and compares it with the one the entries give. `Ok(false)`
 /// when the report was computed at a newer checkpoint (the log grew): try again.
 async fn compare_report(client: &Client, st: &State, cp: &SignedCheckpoint) -> Result<bool, MonitorError> {
-    use base64::Engine;
     let body = client.get("/v1/reports/transparency").await?;
     let served: Report =
         serde_json::from_slice(&body).map_err(|e| MonitorError::Report(format!("not a report: {e}")))?;
     if served.checkpoint.size > cp.size {
         return Ok(false);
     }
-    let root = base64::engine::general_purpose::STANDARD.encode(cp.root.0);
+    let root = hex_hash(&cp.root);
     if served.checkpoint != (ReportCheckpoint { size: cp.size, root }) {
         return Err(MonitorError::Report(format!(
             "computed at size {} with another root than the checkpoint of that size, or at an older size",

@@ -53,7 +53,12 @@ impl ReportCache {
             }
         }
         if size > 0 {
-            cached.root = note.lines().nth(2).unwrap_or_default().to_string();
+            use base64::Engine;
+            let b64 = note.lines().nth(2).unwrap_or_default();
+            let root = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| StoreError::Corrupt("the newest checkpoint's root is not base64".into()))?;
+            cached.root = hex::encode(root);
         }
         let checkpoint = ReportCheckpoint {
             size,

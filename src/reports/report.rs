@@ -32,7 +32,7 @@ pub struct Scope {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReportCheckpoint {
     pub size: u64,
-    /// Root hash, standard base64 as in the checkpoint's note.
+    /// Root hash at `size`, lowercase hex.
     pub root: String,
 }
 
