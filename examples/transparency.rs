@@ -257,9 +257,11 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    let kept = std::fs::metadata(&state).unwrap().len();
     let o = run(Some(auditor.clone()), state).await;
     println!(
-        "audit incremental (auditor): {} -> {}: {} entries in {:.2} s = {:.0} entries/s",
+        "audit incremental (auditor, state file {:.1} MB loaded and saved): {} -> {}: {} entries in {:.2} s = {:.0} entries/s",
+        kept as f64 / 1e6,
         o.from_size,
         o.size,
         o.checked,

@@ -135,76 +135,144 @@ enum Item<'a> {
     },
 }
 
+/// The checks of one item that need nothing from the entries before it (canonical form, leaf
+/// hash, the stub's fields), done for a whole page on a blocking thread while other pages
+/// download and the previous one is folded in.
+enum Pre {
+    Full {
+        range: std::ops::Range<usize>,
+        index: u64,
+        prev: Option<Hash>,
+        time: String,
+        log_level: bool,
+        leaf: Hash,
+    },
+    Stub {
+        index: u64,
+        leaf: Option<Hash>,
+        until: Option<DateTime<Utc>>,
+    },
+    Bad(String),
+}
+
+/// A downloaded page with its items pre-checked.
+struct Checked {
+    body: actix_web::web::Bytes,
+    items: Vec<Pre>,
+}
+
+fn precheck(body: actix_web::web::Bytes, start: u64, expected: u64) -> Result<Checked, MonitorError> {
+    let page = parse_page(&body, start, expected)?;
+    let base = body.as_ptr() as usize;
+    let items = page
+        .entries
+        .iter()
+        .map(|raw| {
+            let text = raw.get();
+            match check_entry(text.as_bytes()) {
+                Ok(view) => {
+                    let at = text.as_ptr() as usize - base;
+                    Pre::Full {
+                        range: at..at + text.len(),
+                        index: view.index,
+                        prev: parse_hex_hash(view.prev).ok(),
+                        time: view.time.to_string(),
+                        log_level: view.subject.is_none(),
+                        leaf: leaf_hash(text.as_bytes()),
+                    }
+                }
+                Err(canonical) => match serde_json::from_str::<Stub>(text) {
+                    Ok(stub) => Pre::Stub {
+                        index: stub.index,
+                        leaf: parse_hex_hash(&stub.leaf_hash).ok(),
+                        until: DateTime::parse_from_rfc3339(&stub.embargoed_until)
+                            .ok()
+                            .map(|t| t.with_timezone(&Utc)),
+                    },
+                    Err(_) => Pre::Bad(canonical.to_string()),
+                },
+            }
+        })
+        .collect();
+    drop(page);
+    Ok(Checked { body, items })
+}
+
 struct Checker {
     now: DateTime<Utc>,
     auditor: bool,
 }
 
 impl Checker {
-    /// Checks the item at `pos` whose predecessor's leaf is `prev`.
+    /// Finishes the checks of the item at `pos` whose predecessor's leaf is `prev`.
     fn check<'a>(
         &self,
-        raw: &'a RawValue,
+        pre: &Pre,
+        body: &'a [u8],
         pos: u64,
         prev: &Hash,
         last_time: &mut String,
     ) -> Result<Item<'a>, MonitorError> {
-        let bytes = raw.get().as_bytes();
-        match check_entry(bytes) {
-            Ok(view) => {
-                if view.index != pos {
-                    return Err(entry_err(
-                        pos,
-                        format!("served at position {pos} but says index {}", view.index),
-                    ));
+        let misplaced = |index: u64| entry_err(pos, format!("served at position {pos} but says index {index}"));
+        match pre {
+            Pre::Full {
+                range,
+                index,
+                prev: claimed,
+                time,
+                log_level,
+                leaf,
+            } => {
+                if *index != pos {
+                    return Err(misplaced(*index));
                 }
-                if view.time < last_time.as_str() {
+                if time.as_str() < last_time.as_str() {
                     return Err(entry_err(pos, "time goes backwards"));
                 }
-                *last_time = view.time.to_string();
+                last_time.clone_from(time);
                 Ok(Item::Full {
-                    leaf: leaf_hash(bytes),
-                    log_level: view.subject.is_none(),
-                    bytes,
-                    chained: view.prev == hex_hash(prev),
+                    leaf: *leaf,
+                    log_level: *log_level,
+                    bytes: &body[range.clone()],
+                    chained: claimed.as_ref() == Some(prev),
                 })
             }
-            Err(canonical) => {
-                let Ok(stub) = serde_json::from_str::<Stub>(raw.get()) else {
-                    return Err(entry_err(pos, canonical.to_string()));
-                };
+            Pre::Stub { index, leaf, until } => {
                 if self.auditor {
                     return Err(entry_err(pos, "withheld from an auditor"));
                 }
-                if stub.index != pos {
-                    return Err(entry_err(
-                        pos,
-                        format!("served at position {pos} but says index {}", stub.index),
-                    ));
+                if *index != pos {
+                    return Err(misplaced(*index));
                 }
-                let until = DateTime::parse_from_rfc3339(&stub.embargoed_until)
-                    .map_err(|_| entry_err(pos, "embargoed_until is not RFC 3339"))?;
+                let until = until.ok_or_else(|| entry_err(pos, "embargoed_until is not RFC 3339"))?;
                 if until <= self.now {
                     return Err(entry_err(pos, "withheld although its embargo has ended"));
                 }
-                let leaf = parse_hex_hash(&stub.leaf_hash).map_err(|e| entry_err(pos, e.to_string()))?;
+                let leaf = leaf.ok_or_else(|| entry_err(pos, "leaf_hash is not 64 hex digits"))?;
                 Ok(Item::Stub { leaf })
             }
+            Pre::Bad(message) => Err(entry_err(pos, message.clone())),
         }
     }
 }
 
-/// Pages of `start..end`, fetched `PARALLEL` at a time and yielded in order.
+/// Pages of `start..end`, fetched and pre-checked `PARALLEL` at a time, yielded in order.
 fn pages(
     client: &Client,
     start: u64,
     end: u64,
-) -> impl futures_util::Stream<Item = (u64, Result<actix_web::web::Bytes, MonitorError>)> + '_ {
+) -> impl futures_util::Stream<Item = (u64, Result<Checked, MonitorError>)> + '_ {
     let starts: Vec<u64> = (start..end).step_by(PAGE as usize).collect();
     futures_util::stream::iter(starts)
         .map(move |s| async move {
             let limit = PAGE.min(end - s);
-            (s, client.get(&format!("/v1/log/entries?start={s}&limit={limit}")).await)
+            let checked = match client.get(&format!("/v1/log/entries?start={s}&limit={limit}")).await {
+                Ok(body) => tokio::task::spawn_blocking(move || precheck(body, s, limit))
+                    .await
+                    .unwrap_or_else(|e| Err(MonitorError::Http(format!("page {s}: {e}")))),
+                Err(e) => Err(e),
+            };
+            (s, checked)
         })
         .buffered(PARALLEL)
 }
@@ -263,15 +331,16 @@ pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
 
         let bar = progress_bar(opts.progress, cp.size - st.size);
         let mut prev = parse_hex_hash(&st.last_leaf).map_err(|e| MonitorError::State(e.to_string()))?;
+        // Leaf of the last entry folded in order, when it moved in this run (hex only at the end).
+        let mut released_prev: Option<Hash> = None;
         let mut leaves = Vec::with_capacity((cp.size - st.size) as usize);
         let mut stream = std::pin::pin!(pages(&client, st.size, cp.size));
-        while let Some((start, body)) = stream.next().await {
-            let body = body?;
-            let expected = PAGE.min(cp.size - start);
-            let page = parse_page(&body, start, expected)?;
-            for (k, raw) in page.entries.iter().enumerate() {
+        while let Some((start, page)) = stream.next().await {
+            let page = page?;
+            let expected = page.items.len() as u64;
+            for (k, pre) in page.items.iter().enumerate() {
                 let pos = start + k as u64;
-                let item = checker.check(raw, pos, &prev, &mut st.last_time)?;
+                let item = checker.check(pre, &page.body, pos, &prev, &mut st.last_time)?;
                 let leaf = match item {
                     Item::Full { chained: false, .. } => {
                         return Err(chain_break(&client, pos, prev, st.size, &cp).await)
@@ -284,7 +353,7 @@ pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
                         }
                         if st.held.is_empty() {
                             st.released = pos + 1;
-                            st.released_prev = hex_hash(&leaf);
+                            released_prev = Some(leaf);
                         } else {
                             st.held.push(Held {
                                 leaf: hex_hash(&leaf),
@@ -319,6 +388,9 @@ pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
         st.root = hex_hash(&cp.root);
         st.checkpoint = note;
         st.last_leaf = hex_hash(&prev);
+        if let Some(leaf) = released_prev {
+            st.released_prev = hex_hash(&leaf);
+        }
         st.edge = StoredRange::from(&edge);
 
         if compare_report(&client, &st, &cp).await? {
@@ -475,15 +547,13 @@ async fn recheck_held(client: &Client, checker: &Checker, st: &mut State) -> Res
     let mut done = 0usize;
     let result = async {
         let mut stream = std::pin::pin!(pages(client, start, end));
-        while let Some((page_start, body)) = stream.next().await {
-            let body = body?;
-            let expected = PAGE.min(end - page_start);
-            let page = parse_page(&body, page_start, expected)?;
-            for (k, raw) in page.entries.iter().enumerate() {
+        while let Some((page_start, page)) = stream.next().await {
+            let page = page?;
+            for (k, pre) in page.items.iter().enumerate() {
                 let pos = page_start + k as u64;
                 let Item::Full {
                     leaf, bytes, chained, ..
-                } = checker.check(raw, pos, &prev, &mut last_time)?
+                } = checker.check(pre, &page.body, pos, &prev, &mut last_time)?
                 else {
                     return Ok(()); // still under embargo, and so is everything after it
                 };
