@@ -163,6 +163,27 @@ async fn a_database_edited_behind_the_servers_back_fails_and_keeps_the_trusted_s
 }
 
 #[tokio::test]
+async fn an_edited_last_entry_is_named_from_the_hash_tiles() {
+    let app = spawn().await;
+    for i in 1..4 {
+        app.adopt_policy(&format!("tail-{i}")).await;
+    }
+    let last = size(&app).await - 1;
+    // No later entry names it in its prev: the root gives it away, the level-0 tile names it.
+    tamper(
+        &app,
+        &format!("UPDATE entries SET canonical = replace(canonical, 'tail-3', 'tail-X') WHERE idx = {last}"),
+    );
+    match audit(&app, &state_file(&app, "state.json"), None).await {
+        Err(MonitorError::Entry { index, message }) => {
+            assert_eq!(index, last, "{message}");
+            assert!(message.contains("signed tree"), "{message}");
+        }
+        other => panic!("expected the edited entry to be named: {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_server_showing_another_tree_at_a_trusted_size_is_a_fork() {
     let honest = spawn().await;
     honest.adopt_policy("fork-1").await;

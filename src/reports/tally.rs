@@ -95,7 +95,7 @@ pub struct Declaration {
     pub source_sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct Known {
     group: Group,
     received_ms: i64,
@@ -105,6 +105,8 @@ struct Known {
 /// entries.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tally {
+    /// Per request seen: its group and receipt time, to attribute its later entries.
+    #[serde(with = "known_rows")]
     requests: HashMap<String, Known>,
     #[serde(with = "as_pairs")]
     pub live: BTreeMap<Group, Cell>,
@@ -295,6 +297,40 @@ impl Tally {
     }
 }
 
+/// The per-request index as rows `[id, quarter, country, instrument, emergency, received_ms]`:
+/// it is most of a monitor's state, and member names would double its size.
+mod known_rows {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Group, Known};
+
+    type Row = (String, String, String, String, bool, i64);
+
+    pub fn serialize<S: Serializer>(map: &HashMap<String, Known>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter().map(|(id, k)| {
+            let g = &k.group;
+            (id, &g.quarter, &g.country, &g.instrument, g.emergency, k.received_ms)
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<HashMap<String, Known>, D::Error> {
+        Ok(Vec::<Row>::deserialize(d)?
+            .into_iter()
+            .map(|(id, quarter, country, instrument, emergency, received_ms)| {
+                let group = Group {
+                    quarter,
+                    country,
+                    instrument,
+                    emergency,
+                };
+                (id, Known { group, received_ms })
+            })
+            .collect())
+    }
+}
+
 /// Maps with structured keys, kept as lists of pairs: JSON object keys are strings.
 mod as_pairs {
     use std::collections::BTreeMap;
@@ -342,6 +378,26 @@ mod tests {
         );
         assert_eq!(exact_quarter(d("2024-01-01"), d("2024-09-30")), None);
         assert_eq!(exact_quarter(d("2024-01-02"), d("2024-03-31")), None);
+    }
+
+    #[test]
+    fn a_tally_kept_between_runs_attributes_later_entries_like_one_that_never_stopped() {
+        let received = r#"{"index":0,"time":"2026-02-01T10:00:00.000Z","kind":"request.received","subject":"r1",
+            "public":{"country":"FRA","instrument":"court_order","emergency":false,"identifiers":2}}"#;
+        let disclosed = r#"{"index":1,"time":"2026-04-02T10:00:00.000Z","kind":"request.disclosed","subject":"r1",
+            "public":{"accounts_affected":1,"values":{"ip_address":3}}}"#;
+        let mut kept = Tally::default();
+        kept.feed(received.as_bytes()).unwrap();
+        let mut resumed: Tally = serde_json::from_slice(&serde_json::to_vec(&kept).unwrap()).unwrap();
+        resumed.feed(disclosed.as_bytes()).unwrap();
+        kept.feed(disclosed.as_bytes()).unwrap();
+        assert_eq!(resumed.live, kept.live);
+        let q2 = resumed.live.iter().find(|(g, _)| g.quarter == "2026-Q2").unwrap();
+        assert_eq!(
+            (q2.0.country.as_str(), q2.1.fulfilled),
+            ("FRA", 1),
+            "counted in the quarter it happened"
+        );
     }
 
     #[test]
