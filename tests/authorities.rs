@@ -7,14 +7,6 @@ use common::{assert_problem, spawn};
 use disclosure_ledger::auth::Role;
 use serde_json::json;
 
-async fn size(app: &common::TestApp) -> u64 {
-    app.verifier()
-        .await
-        .verify(&app.text("/v1/log/checkpoint").await)
-        .unwrap()
-        .size
-}
-
 #[tokio::test]
 async fn registering_an_authority_appends_its_public_fields_and_seals_the_rest() {
     let app = spawn().await;
@@ -65,7 +57,7 @@ async fn registering_an_authority_appends_its_public_fields_and_seals_the_rest()
 #[tokio::test]
 async fn invalid_authorities_are_refused_with_every_failed_field_and_append_nothing() {
     let app = spawn().await;
-    let before = size(&app).await;
+    let before = app.size().await;
     let r = app
         .client
         .post(app.url("/v1/authorities"))
@@ -91,7 +83,7 @@ async fn invalid_authorities_are_refused_with_every_failed_field_and_append_noth
         .await
         .unwrap();
     assert_problem(r, 400).await;
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 }
 
 #[tokio::test]

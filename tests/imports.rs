@@ -44,14 +44,6 @@ async fn import(app: &TestApp, body: String, content_type: &str) -> (u16, Value)
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-async fn size(app: &TestApp) -> u64 {
-    app.verifier()
-        .await
-        .verify(&app.text("/v1/log/checkpoint").await)
-        .unwrap()
-        .size
-}
-
 #[tokio::test]
 async fn every_quarter_of_telegrams_figures_comes_back_from_the_report() {
     let app = spawn().await;
@@ -105,14 +97,14 @@ async fn every_quarter_of_telegrams_figures_comes_back_from_the_report() {
     assert_eq!(fra_2025["imported"]["aggregates"].as_array().unwrap().len(), 4);
 
     // The same import again appends nothing.
-    let before = size(&app).await;
+    let before = app.size().await;
     let (status, again) = import(&app, ndjson, "application/x-ndjson").await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
         (again["imported"].as_u64(), again["replayed"].as_u64()),
         (Some(0), Some(expected.len() as u64))
     );
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 
     // Other figures under an id already used are refused, and nothing is appended.
     let mut changed = records[0].clone();
@@ -121,7 +113,7 @@ async fn every_quarter_of_telegrams_figures_comes_back_from_the_report() {
         "to": "2023-12-31", "fulfilled_requests": 1, "affected_users": 1, "source": "s", "source_sha256": digest });
     let (status, problem) = import(&app, json!([fresh, changed]).to_string(), "application/json").await;
     assert_eq!(status, 409, "{problem}");
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 }
 
 #[tokio::test]
@@ -150,15 +142,8 @@ async fn imported_requests_are_reported_apart_by_the_quarter_they_occurred_in() 
         json!([])
     );
     let r: Value = app
-        .client
-        .get(app.url("/v1/reports/transparency"))
-        .bearer_auth(app.token(Role::Auditor))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/v1/reports/transparency", &app.token(Role::Auditor))
+        .await;
     let rows = r["imported"]["requests"].as_array().unwrap();
     let q1 = rows.iter().find(|x| x["quarter"] == "2023-Q1").unwrap();
     assert_eq!(
@@ -178,15 +163,8 @@ async fn imported_requests_are_reported_apart_by_the_quarter_they_occurred_in() 
     // The entry publishes the quarter, not the day.
     let index = summary["indexes"][0].as_u64().unwrap();
     let entry: Value = app
-        .client
-        .get(app.url(&format!("/v1/log/entries/{index}")))
-        .bearer_auth(app.token(Role::Auditor))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/log/entries/{index}"), &app.token(Role::Auditor))
+        .await;
     assert_eq!(entry["kind"], "request.imported");
     assert_eq!(entry["public"]["quarter"], "2023-Q1");
     assert!(!entry.to_string().contains("2023-02-10"));
@@ -195,7 +173,7 @@ async fn imported_requests_are_reported_apart_by_the_quarter_they_occurred_in() 
 #[tokio::test]
 async fn invalid_records_are_named_and_nothing_is_imported() {
     let app = spawn().await;
-    let before = size(&app).await;
+    let before = app.size().await;
     let good = json!({ "type": "aggregate", "external_id": "g", "country": "FRA", "from": "2024-01-01",
         "to": "2024-03-31", "fulfilled_requests": 1, "affected_users": 1, "source": "s", "source_sha256": "b".repeat(64) });
     let mut bad_country = good.clone();
@@ -227,7 +205,7 @@ async fn invalid_records_are_named_and_nothing_is_imported() {
             "records[4].external_id"
         ]
     );
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 
     let r = app
         .client
@@ -239,7 +217,7 @@ async fn invalid_records_are_named_and_nothing_is_imported() {
         .await
         .unwrap();
     assert_problem(r, 400).await;
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 }
 
 #[test]

@@ -14,14 +14,6 @@ async fn submitted(app: &TestApp, c: &Court, document: &str) -> String {
     body["request"]["id"].as_str().unwrap().to_string()
 }
 
-async fn size(app: &TestApp) -> u64 {
-    app.verifier()
-        .await
-        .verify(&app.text("/v1/log/checkpoint").await)
-        .unwrap()
-        .size
-}
-
 #[tokio::test]
 async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
     let app = spawn().await;
@@ -127,7 +119,7 @@ async fn illegal_transitions_are_409_with_the_current_state_and_append_nothing()
     let c = court(&app).await;
     let reviewer = app.token(Role::Reviewer);
     let id = submitted(&app, &c, "life-2").await;
-    let before = size(&app).await;
+    let before = app.size().await;
     let (status, body) = act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" })).await;
     assert_eq!(status, 409);
     assert!(body["detail"].as_str().unwrap().contains("under_review"), "{body}");
@@ -142,7 +134,7 @@ async fn illegal_transitions_are_409_with_the_current_state_and_append_nothing()
     )
     .await;
     assert_eq!(status, 409);
-    assert_eq!(size(&app).await, before);
+    assert_eq!(app.size().await, before);
 
     assert_eq!(
         act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))

@@ -29,14 +29,6 @@ fn state_file(app: &TestApp, name: &str) -> PathBuf {
     app.dir.path().join(name)
 }
 
-async fn size(app: &TestApp) -> u64 {
-    app.verifier()
-        .await
-        .verify(&app.text("/v1/log/checkpoint").await)
-        .unwrap()
-        .size
-}
-
 fn tamper(app: &TestApp, sql: &str) {
     let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
     diesel::sql_query(sql).execute(&mut conn).unwrap();
@@ -64,7 +56,7 @@ async fn a_clean_log_passes_on_the_first_run_and_then_incrementally() {
     // The public: request entries are under embargo, verified as leaves; the rest in full.
     let public = state_file(&app, "public.json");
     let first = audit(&app, &public, None).await.expect("a clean log verifies");
-    let n = size(&app).await;
+    let n = app.size().await;
     assert_eq!((first.from_size, first.size, first.checked), (0, n, n));
     assert!(
         first.held >= 3,
@@ -76,7 +68,7 @@ async fn a_clean_log_passes_on_the_first_run_and_then_incrementally() {
     let (status, _) = submit(&app, &c.officer, &order(&c, "mon-2", "fraud")).await;
     assert_eq!(status, 201);
     let second = audit(&app, &public, None).await.expect("an extended log verifies");
-    assert_eq!((second.from_size, second.size), (n, size(&app).await));
+    assert_eq!((second.from_size, second.size), (n, app.size().await));
     assert_eq!(second.checked, second.size - n);
 
     // Nothing new: nothing to check, still consistent.
@@ -115,7 +107,7 @@ async fn a_database_edited_behind_the_servers_back_fails_and_keeps_the_trusted_s
     let token = Some(app.token(Role::Auditor));
     audit(&app, &state, token.clone()).await.unwrap();
     let trusted = std::fs::read(&state).unwrap();
-    let n = size(&app).await;
+    let n = app.size().await;
     for i in 2..6 {
         app.adopt_policy(&format!("edit-{i}")).await;
     }
@@ -168,7 +160,7 @@ async fn an_edited_last_entry_is_named_from_the_hash_tiles() {
     for i in 1..4 {
         app.adopt_policy(&format!("tail-{i}")).await;
     }
-    let last = size(&app).await - 1;
+    let last = app.size().await - 1;
     // No later entry names it in its prev: the root gives it away, the level-0 tile names it.
     tamper(
         &app,
@@ -191,7 +183,7 @@ async fn a_server_showing_another_tree_at_a_trusted_size_is_a_fork() {
     let state = state_file(&honest, "state.json");
     audit(&honest, &state, None).await.unwrap();
     let trusted = std::fs::read(&state).unwrap();
-    let n = size(&honest).await;
+    let n = honest.size().await;
 
     // Another server signs with the same log key over a different history.
     let dir = tempfile::tempdir().unwrap();
@@ -201,7 +193,7 @@ async fn a_server_showing_another_tree_at_a_trusted_size_is_a_fork() {
     let forked = spawn_with(dir, url, |_| {}).await;
     forked.adopt_policy("other-1").await;
     forked.adopt_policy("other-2").await;
-    assert_eq!(size(&forked).await, n, "the same size, another tree");
+    assert_eq!(forked.size().await, n, "the same size, another tree");
 
     let opts = |app: &TestApp| Options {
         url: app.base.clone(),

@@ -31,15 +31,11 @@ async fn all_entries(app: &TestApp) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         let page: Value = app
-            .client
-            .get(app.url(&format!("/v1/log/entries?start={}&limit=1000", out.len())))
-            .bearer_auth(app.token(Role::Auditor))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json_as(
+                &format!("/v1/log/entries?start={}&limit=1000", out.len()),
+                &app.token(Role::Auditor),
+            )
+            .await;
         for e in page["entries"].as_array().unwrap() {
             out.push(serde_json::to_string(e).unwrap());
         }

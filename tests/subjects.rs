@@ -34,15 +34,8 @@ async fn a_notified_user_gets_proofs_of_the_entries_that_commit_to_their_number(
         200
     );
     let vault: Value = app
-        .client
-        .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=notification")))
-        .bearer_auth(&reviewer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/v1/requests/{id}/identifiers?reason=notification"), &reviewer)
+        .await;
     let phone = vault["identifiers"]
         .as_array()
         .unwrap()

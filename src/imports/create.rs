@@ -15,7 +15,7 @@ use crate::store::{schema::imports, DbConnection, StoreError};
 /// Records appended per sequencer operation: one transaction savepoint each.
 const CHUNK: usize = 1000;
 /// At most this many records per call.
-pub const MAX_RECORDS: usize = 200_000;
+pub const MAX_RECORDS: usize = 100_000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportSummary {

@@ -111,6 +111,28 @@ impl TestApp {
         LogVerifier::new(self.text("/v1/log/key").await.trim()).unwrap()
     }
 
+    /// The size of the newest checkpoint, its signature checked.
+    pub async fn size(&self) -> u64 {
+        self.verifier()
+            .await
+            .verify(&self.text("/v1/log/checkpoint").await)
+            .unwrap()
+            .size
+    }
+
+    /// GET with a bearer token; the body as JSON, whatever the status.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> serde_json::Value {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Appends a policy adoption as an admin; returns the response body.
     pub async fn adopt_policy(&self, name: &str) -> serde_json::Value {
         let document = policy_document(name);
