@@ -1,8 +1,11 @@
 //! Release-mode benchmark of the audit-and-transparency figures. Not a test: it reports numbers.
 //!
 //! ```sh
-//! cargo run --release --example transparency -- [--entries 1000000] [--backfill 100000]
+//! cargo run --release --example transparency -- [--entries 1000000] [--backfill 100000] \
+//!     [--pg postgres://user@host:port/db]
 //! ```
+//! With `--pg` the ledger lives in a new database on that server (the role needs CREATEDB);
+//! otherwise in SQLite in a temporary directory.
 //! 1. backfill: `POST /v1/imports` of `--backfill` per-request records as NDJSON (calls of
 //!    50,000 records) against the running server → entries/s;
 //! 2. a ledger of `--entries` live-lifecycle entries (received, validated, approved, disclosed,
@@ -88,6 +91,15 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".into();
+    if let Some(admin) = arg("--pg") {
+        use diesel::{Connection, RunQueryDsl};
+        let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut c = diesel::PgConnection::establish(&admin).expect("connect --pg");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut c)
+            .unwrap();
+        settings.database_url = Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0));
+    }
     let url = settings.database_url();
 
     // 2 first: the live ledger, written with the server's own log key before it starts.

@@ -188,6 +188,7 @@ pub async fn create(
                     let now = format_time(chrono::Utc::now());
                     let mut entries = Vec::new();
                     let mut indexes = Vec::new();
+                    let mut rows = Vec::new();
                     for p in &chunk {
                         match again.get(p.record.external_id()) {
                             Some(d) if *d == p.sha256 => continue, // a concurrent identical import
@@ -195,18 +196,28 @@ pub async fn create(
                             None => {}
                         }
                         let index = ctx.next_index + entries.len() as u64;
-                        diesel::insert_into(imports::table)
-                            .values((
-                                imports::external_id.eq(p.record.external_id()),
-                                imports::record_sha256.eq(&p.sha256),
-                                imports::entry_index.eq(index as i64),
-                                imports::imported_at.eq(&now),
-                            ))
-                            .execute(ctx.conn)
-                            .map_err(StoreError::from)?;
+                        rows.push((
+                            imports::external_id.eq(p.record.external_id()),
+                            imports::record_sha256.eq(&p.sha256),
+                            imports::entry_index.eq(index as i64),
+                            imports::imported_at.eq(&now),
+                        ));
                         entries.push(p.record.entry());
                         indexes.push(index);
                     }
+                    // One statement for the chunk on PostgreSQL, where a round trip per record is
+                    // what bounds the import; SQLite is in process (and diesel's multi-backend
+                    // connection has no batch insert).
+                    match &mut *ctx.conn {
+                        DbConnection::Postgresql(pg) if !rows.is_empty() => {
+                            diesel::insert_into(imports::table).values(&rows).execute(pg)
+                        }
+                        conn => rows
+                            .iter()
+                            .try_for_each(|row| diesel::insert_into(imports::table).values(row).execute(conn).map(drop))
+                            .map(|()| rows.len()),
+                    }
+                    .map_err(StoreError::from)?;
                     Ok((indexes, entries))
                 }),
         );
