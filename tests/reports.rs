@@ -103,6 +103,13 @@ async fn the_report_counts_each_step_of_the_lifecycle_in_its_group() {
     );
     let disclosure = json!({ "outcome": "partially_produced", "accounts_affected": 1, "values": { "ip_address": 1 } });
     assert_eq!(act(&app, &reviewer, &emergency, "disclosure", disclosure).await.0, 200);
+    let validated = json!({ "validated": true });
+    assert_eq!(
+        act(&app, &reviewer, &emergency, "emergency-validation", validated)
+            .await
+            .0,
+        200
+    );
 
     submitted(&app, &deu, &order(&deu, "rep-6", "fraud")).await;
 
@@ -150,6 +157,12 @@ async fn the_report_counts_each_step_of_the_lifecycle_in_its_group() {
         (Some(1), Some(1))
     );
     assert_eq!(urgent["values"], json!({ "ip_address": 1 }));
+    let validation = (
+        urgent["emergency_validated"].as_u64(),
+        urgent["emergency_validation_failed"].as_u64(),
+    );
+    assert_eq!(validation, (Some(1), Some(0)));
+    assert_eq!(routine["emergency_validated"], 0);
     assert_eq!(row("DEU", false)["received"], 1);
     assert_eq!(r["live"].as_array().unwrap().len(), 3);
 

@@ -59,6 +59,8 @@ pub struct LiveRow {
     pub values: BTreeMap<String, u64>,
     #[schema(value_type = Object)]
     pub notifications: Notifications,
+    pub emergency_validated: u64,
+    pub emergency_validation_failed: u64,
     pub decisions: u64,
     /// Median milliseconds from receipt to a reviewer's decision, over the decisions recorded
     /// this quarter.
@@ -180,6 +182,8 @@ impl Report {
                 accounts_affected: c.accounts_affected,
                 values: c.values.clone(),
                 notifications: c.notifications.clone(),
+                emergency_validated: c.emergency_validated,
+                emergency_validation_failed: c.emergency_validation_failed,
                 decisions: c.decision_ms.len() as u64,
                 median_ms_to_decision: median(&c.decision_ms),
             })
@@ -257,6 +261,8 @@ impl Report {
             put("notifications_sent", "", r.notifications.sent);
             put("notifications_delayed", "", r.notifications.delayed);
             put("notifications_waived", "", r.notifications.waived);
+            put("emergency_validated", "", r.emergency_validated);
+            put("emergency_validation_failed", "", r.emergency_validation_failed);
             put("decisions", "", r.decisions);
             if let Some(m) = r.median_ms_to_decision {
                 put("median_ms_to_decision", "", m);

@@ -62,6 +62,10 @@ pub struct Cell {
     /// Values disclosed per data category.
     pub values: BTreeMap<String, u64>,
     pub notifications: Notifications,
+    /// Emergency disclosures validated after the fact, and those whose validation failed (or
+    /// did not come within the policy's window).
+    pub emergency_validated: u64,
+    pub emergency_validation_failed: u64,
     /// Milliseconds from receipt to each reviewer decision (final approval or rejection).
     pub decision_ms: Vec<u64>,
 }
@@ -285,6 +289,8 @@ impl Tally {
                     "request.approved" if p.scope.as_deref() != Some("pending_second_approval") => {
                         cell.decision_ms.push(since)
                     }
+                    "request.emergency_validated" => cell.emergency_validated += 1,
+                    "request.emergency_validation_failed" => cell.emergency_validation_failed += 1,
                     "notification.sent" => cell.notifications.sent += 1,
                     "notification.delayed" => cell.notifications.delayed += 1,
                     "notification.waived" => cell.notifications.waived += 1,
