@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::FieldError;
 use crate::reports::tally::{exact_quarter, quarter_of};
-use crate::requests::submit::{CATEGORIES, INSTRUMENTS};
+use crate::requests::submit::{object, CATEGORIES, INSTRUMENTS};
 use crate::store::NewEntry;
 
 /// One historical record. `external_id` makes importing idempotent: the same record again is a
@@ -195,8 +195,4 @@ fn iso(s: &str) -> String {
 /// Whether `from..=to` is exactly one calendar quarter.
 pub fn is_quarter(from: &str, to: &str) -> bool {
     matches!((parse_date(from), parse_date(to)), (Some(f), Some(t)) if exact_quarter(f, t).is_some())
-}
-
-fn object(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
 }

@@ -1,5 +1,5 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -80,11 +80,8 @@ fn public_term<'a>(value: &'a str, known: &[&'static str]) -> &'a str {
     }
 }
 
-fn quarter(t: DateTime<Utc>) -> String {
-    format!("{}-Q{}", t.year(), (t.month() - 1) / 3 + 1)
-}
-
-fn object(v: Value) -> serde_json::Map<String, Value> {
+/// The members of a JSON object built with `json!`, as a [`NewEntry`]'s `public` wants them.
+pub(crate) fn object(v: Value) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
@@ -301,7 +298,7 @@ pub(super) fn record(
             "emergency": emergency,
             "data_categories": categories,
             "identifiers": body.targets.as_ref().map_or(0, |t| t.len()),
-            "quarter": quarter(now),
+            "quarter": crate::reports::tally::quarter_of(now),
         })),
         restricted: Some(restricted),
     };
