@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpServer};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
@@ -121,16 +120,10 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(web::PayloadConfig::new(64 << 20))
                 .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(1 << 20)
-                        .error_handler(|e, _| AppError::bad_request(json_error_detail(&e)).into()),
-                )
                 .configure(routes)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::ApiDoc::openapi()))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::api()))
         })
         .workers(2)
         .shutdown_timeout(5)
@@ -149,32 +142,6 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
-    }
-}
-
-/// Serde's messages can quote the offending value ("invalid type: string \"+33…\""), and a
-/// value may be an identifier: only messages that name fields of our own schema are passed on,
-/// anything else is reduced to where in the body the problem is.
-fn json_error_detail(e: &actix_web::error::JsonPayloadError) -> String {
-    use actix_web::error::JsonPayloadError;
-    match e {
-        JsonPayloadError::Deserialize(de) => {
-            let msg = de.to_string();
-            if msg.starts_with("missing field") || msg.starts_with("unknown field") {
-                format!("request body: {}", msg.split(" at line").next().unwrap_or_default())
-            } else {
-                format!(
-                    "request body is not valid for this endpoint (line {}, column {})",
-                    de.line(),
-                    de.column()
-                )
-            }
-        }
-        JsonPayloadError::ContentType => "Content-Type must be application/json".to_string(),
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            "request body is too large".to_string()
-        }
-        _ => "request body could not be read".to_string(),
     }
 }
 

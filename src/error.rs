@@ -56,6 +56,48 @@ impl AppError {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
 
+    /// A body that is not of the endpoint's schema: `field` names where (e.g.
+    /// `targets[2].kind`, or `body`), never what was there.
+    pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::malformed_with_code(field, "malformed", message)
+    }
+
+    pub fn malformed_with_code(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed body",
+            format!("{field}: {message}"),
+        );
+        e.errors.push(FieldError {
+            field,
+            code: code.to_string(),
+            message,
+        });
+        e
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
+    /// The body exceeds the endpoint's limit of `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body exceeds this endpoint's limit of {limit} bytes"),
+        )
+    }
+
     pub fn invalid_parameter(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
         let mut e = Self::new(

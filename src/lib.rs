@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod authorities;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod imports;

@@ -85,11 +85,94 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as served and committed: pretty JSON with a trailing newline.
+/// The document as served and committed: the handlers' annotations with the conventions of
+/// `docs/API.md` that hold for every operation added by [`conventions`].
+pub fn api() -> utoipa::openapi::OpenApi {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    conventions(&mut doc);
+    serde_json::from_value(doc).expect("the amended OpenAPI document is still one")
+}
+
+/// The document as committed: pretty JSON with a trailing newline.
 pub fn document() -> String {
-    let mut s = ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises");
+    let mut s = api().to_pretty_json().expect("the OpenAPI document serialises");
     s.push('\n');
     s
+}
+
+/// What every operation shares, so that the spec and the server agree exactly:
+/// - every operation that takes a body may answer 400 (malformed, or a member repeated), 413
+///   (over its size limit), 415 (not its media type) and 422 (a number beyond I-JSON, or a
+///   failed check), each as problem+json;
+/// - every integer carries its real bounds: at most 2^53 − 1 (RFC 7493 §2.2), and the range of
+///   its Rust type where that is narrower.
+fn conventions(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let problem = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        })
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for op in item.values_mut().filter_map(Value::as_object_mut) {
+                if !op.contains_key("requestBody") {
+                    continue;
+                }
+                let responses = op
+                    .entry("responses")
+                    .or_insert_with(|| json!({}))
+                    .as_object_mut()
+                    .expect("responses is an object");
+                for (status, description) in [
+                    (
+                        "400",
+                        "Malformed body: not JSON, a member repeated, or not of this schema (the field is named)",
+                    ),
+                    ("413", "The body exceeds this endpoint's size limit"),
+                    ("415", "The body is not of a media type this endpoint takes"),
+                    (
+                        "422",
+                        "A well-formed body that fails validation, or a number beyond ±(2^53 − 1); each field named",
+                    ),
+                ] {
+                    responses.entry(status).or_insert_with(|| problem(description));
+                }
+            }
+        }
+    }
+    bound_integers(doc);
+}
+
+fn bound_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    const MAX_SAFE: i64 = (1 << 53) - 1;
+    match v {
+        Value::Object(o) => {
+            let is_integer = match o.get("type") {
+                Some(Value::String(t)) => t == "integer",
+                Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            if is_integer {
+                let unsigned = o.get("minimum").and_then(Value::as_i64).is_some_and(|m| m >= 0);
+                let (lo, hi) = match (o.get("format").and_then(Value::as_str), unsigned) {
+                    (Some("int32"), true) => (0, u32::MAX as i64),
+                    (Some("int32"), false) => (i32::MIN as i64, i32::MAX as i64),
+                    (_, true) => (0, MAX_SAFE),
+                    (_, false) => (-MAX_SAFE, MAX_SAFE),
+                };
+                let lo = o.get("minimum").and_then(Value::as_i64).map_or(lo, |m| m.max(lo));
+                o.insert("minimum".into(), lo.into());
+                o.insert("maximum".into(), hi.into());
+                if unsigned && o.get("format").and_then(Value::as_str) == Some("int32") {
+                    o.insert("format".into(), "uint32".into());
+                }
+            }
+            o.values_mut().for_each(bound_integers);
+        }
+        Value::Array(a) => a.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }

@@ -321,28 +321,50 @@ async fn every_endpoint_admits_exactly_its_roles() {
             "/v1/requests/{id}/emergency-validation" => json!({ "validated": true }),
             _ => json!({}),
         };
-        for (who, token) in &tokens {
-            let mut req = if method == "get" {
-                app.client.get(app.url(&url))
-            } else {
-                app.client.post(app.url(&url)).json(&body)
-            };
-            if let Some(t) = token {
-                req = req.bearer_auth(t);
-            }
-            let status = req.send().await.unwrap().status().as_u16();
-            let expected_denial = match allowed {
-                None => None,
-                Some(_) if token.is_none() => Some(401),
-                Some(roles) if roles.contains(who) => None,
-                Some(_) => Some(403),
-            };
-            match expected_denial {
-                Some(denied) => assert_eq!(status, denied, "{who} {method} {path}"),
-                None => assert!(
-                    status != 401 && status != 403 && status < 500,
-                    "{who} {method} {path} got {status}"
+        // A POST is also sent with an empty body and with a malformed one: a caller without
+        // the role learns the same 401 or 403 whatever it sends, because no body is read first.
+        let variants: Vec<(&str, Option<(&str, String)>)> = if method == "get" {
+            vec![("no body", None)]
+        } else {
+            vec![
+                ("valid body", Some(("application/json", body.to_string()))),
+                ("empty body", Some(("", String::new()))),
+                (
+                    "malformed body",
+                    Some(("application/json", r#"{"a":1,"a":2,"#.to_string())),
                 ),
+            ]
+        };
+        for (who, token) in &tokens {
+            for (variant, payload) in &variants {
+                let mut req = match payload {
+                    None => app.client.get(app.url(&url)),
+                    Some((ct, text)) => {
+                        let r = app.client.post(app.url(&url)).body(text.clone());
+                        if ct.is_empty() {
+                            r
+                        } else {
+                            r.header("content-type", *ct)
+                        }
+                    }
+                };
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let status = req.send().await.unwrap().status().as_u16();
+                let expected_denial = match allowed {
+                    None => None,
+                    Some(_) if token.is_none() => Some(401),
+                    Some(roles) if roles.contains(who) => None,
+                    Some(_) => Some(403),
+                };
+                match expected_denial {
+                    Some(denied) => assert_eq!(status, denied, "{who} {method} {path} ({variant})"),
+                    None => assert!(
+                        status != 401 && status != 403 && status < 500,
+                        "{who} {method} {path} ({variant}) got {status}"
+                    ),
+                }
             }
         }
     }

@@ -201,7 +201,7 @@ async fn invalid_records_are_named_and_nothing_is_imported() {
         [
             "records[1].country",
             "records[2].to",
-            "records[3]",
+            "records[3].type",
             "records[4].external_id"
         ]
     );

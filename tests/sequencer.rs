@@ -76,3 +76,63 @@ async fn a_failing_operation_rolls_back_only_its_own_savepoint() {
     assert_eq!(appended.checkpoint.as_ref().unwrap().size, 1);
     assert_eq!(count(&url), (1, 1));
 }
+
+/// Defence in depth behind the door checks: an operation that hands the sequencer an entry its
+/// verifier would refuse (here integers beyond ±(2^53 − 1), which canonicalisation would round
+/// through a float, in the public part and in the restricted details) fails with its state
+/// rolled back, and the ledger around it still verifies.
+#[tokio::test]
+async fn an_entry_that_verify_would_refuse_is_never_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let seq = sequencer(&url, Duration::ZERO);
+    let good = |name: &'static str| {
+        move |ctx: &mut store::AppendCtx<'_>| {
+            insert_policy(ctx.conn, ctx.next_index, name)?;
+            let public = json!({ "name": name }).as_object().cloned().unwrap();
+            Ok::<_, StoreError>(((), vec![NewEntry::log_level("policy.adopted", public)]))
+        }
+    };
+    seq.append(good("before")).await.unwrap();
+    let unsafe_entries = [
+        NewEntry::log_level(
+            "aggregate.imported",
+            json!({ "fulfilled_requests": 9_007_199_254_740_993u64 })
+                .as_object()
+                .cloned()
+                .unwrap(),
+        ),
+        NewEntry::log_level(
+            "aggregate.imported",
+            json!({ "n": -9_007_199_254_740_992i64 }).as_object().cloned().unwrap(),
+        ),
+        NewEntry {
+            restricted: Some(json!({ "values": { "ip_address": u64::MAX } })),
+            ..NewEntry::log_level("request.disclosed", json!({ "ok": 1 }).as_object().cloned().unwrap())
+        },
+    ];
+    for ne in unsafe_entries {
+        let result = seq
+            .append(move |ctx| {
+                insert_policy(ctx.conn, ctx.next_index, "unsafe")?;
+                Ok::<_, StoreError>(((), vec![ne]))
+            })
+            .await;
+        assert!(matches!(result, Err(StoreError::Ledger(_))), "{result:?}");
+    }
+    seq.append(good("after")).await.unwrap();
+    assert_eq!(
+        count(&url),
+        (2, 2),
+        "only the two good operations left state and entries"
+    );
+
+    let mut conn = store::establish(&url).unwrap();
+    let key = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
+        .unwrap()
+        .verifier_key();
+    let verifier = disclosure_ledger::ledger::LogVerifier::new(&key).unwrap();
+    let report = store::verify::verify_ledger(&mut conn, &verifier, &[], |_| {}).unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(report.entries, 2);
+}

@@ -63,7 +63,9 @@ fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
 /// no secret.
 fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
     let refused = |why: String| AppError::unauthorized(format!("token refused: {why}"));
-    // `alg: none` and unknown algorithms fail here, before anything else is read.
+    // The form first (header members, strict JSON), before any key is chosen; `alg: none` and
+    // unknown algorithms fail in `decode_header`.
+    super::check_shape(token).map_err(|e| refused(e.to_string()))?;
     let header =
         jsonwebtoken::decode_header(token).map_err(|_| refused("malformed token or unsupported algorithm".into()))?;
     let unverified: Unverified = jsonwebtoken::dangerous::insecure_decode_claims(token)

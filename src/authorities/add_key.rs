@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -71,10 +71,12 @@ pub async fn add_key(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<AddKey>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Admin])?;
-    let (id, body) = (id.into_inner(), body.into_inner());
+    let body: AddKey = crate::body::json(&req, payload).await?;
+    let id = id.into_inner();
     let mut errors = Vec::new();
     let jwk = normalise(body.alg, body.pem.as_deref(), body.jwk.as_ref())
         .map_err(|m| errors.push(field("key", m)))

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -84,10 +84,11 @@ pub(super) fn check(body: &RegisterAuthority) -> Vec<FieldError> {
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<RegisterAuthority>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Admin])?;
-    let body = body.into_inner();
+    let body: RegisterAuthority = crate::body::json(&req, payload).await?;
     let errors = check(&body);
     if !errors.is_empty() {
         return Err(AppError::unprocessable("the authority is not valid", errors));

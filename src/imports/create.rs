@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::record::ImportRecord;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
+use crate::body::{self, MediaType};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::entry::format_time;
 use crate::store::{schema::imports, DbConnection, StoreError};
@@ -16,6 +17,8 @@ use crate::store::{schema::imports, DbConnection, StoreError};
 const CHUNK: usize = 1000;
 /// At most this many records per call.
 pub const MAX_RECORDS: usize = 100_000;
+/// At most this many bytes per call (64 MiB).
+pub const MAX_BODY: usize = 64 << 20;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportSummary {
@@ -37,48 +40,32 @@ struct Parsed {
     sha256: String,
 }
 
-/// Serde's messages can quote values; only those naming our own fields are passed on.
-fn parse_error(n: usize, e: &serde_json::Error) -> FieldError {
-    let msg = e.to_string();
-    let message = if msg.starts_with("missing field") || msg.starts_with("unknown field") {
-        msg.split(" at line").next().unwrap_or_default().to_string()
-    } else if msg.starts_with("unknown variant") {
-        "type must be aggregate or request".to_string()
-    } else {
-        "the record is not valid JSON of an import record".to_string()
-    };
-    FieldError {
-        field: format!("records[{n}]"),
-        code: "malformed".into(),
-        message,
-    }
-}
-
-/// A JSON array of records, or one record per line (NDJSON).
+/// A JSON array of records, or one record per line (NDJSON), each parsed strictly
+/// ([`crate::body`]): fields are named `records[n].field`, `n` counting records (or lines).
 fn parse(body: &[u8], ndjson: bool) -> Result<Vec<Parsed>, AppError> {
-    let values: Vec<Value> = if ndjson {
+    let values: Vec<(usize, Value)> = if ndjson {
         let mut out = Vec::new();
         for (n, line) in body.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            out.push(
-                serde_json::from_slice(line)
-                    .map_err(|e| AppError::unprocessable("a line is not JSON", vec![parse_error(n, &e)]))?,
-            );
+            out.push((n, body::value(line, &format!("records[{n}]"))?));
         }
         out
     } else {
-        serde_json::from_slice(body).map_err(|_| AppError::bad_request("the body is not a JSON array of records"))?
+        match body::value(body, "records")? {
+            Value::Array(a) => a.into_iter().enumerate().collect(),
+            _ => return Err(AppError::malformed("records", "the body is a JSON array of records")),
+        }
     };
     if values.is_empty() || values.len() > MAX_RECORDS {
         return Err(AppError::bad_request(format!("send 1 to {MAX_RECORDS} records")));
     }
     let mut errors = Vec::new();
     let mut parsed = Vec::with_capacity(values.len());
-    for (n, v) in values.into_iter().enumerate() {
+    for (n, v) in values {
         let canonical = serde_json_canonicalizer::to_vec(&v).map_err(AppError::internal)?;
-        match serde_json::from_value::<ImportRecord>(v) {
+        match body::typed::<ImportRecord>(v, &format!("records[{n}]")) {
             Ok(record) => {
                 errors.extend(record.check(n));
                 parsed.push(Parsed {
@@ -87,7 +74,7 @@ fn parse(body: &[u8], ndjson: bool) -> Result<Vec<Parsed>, AppError> {
                     sha256: hex::encode(Sha256::digest(&canonical)),
                 });
             }
-            Err(e) => errors.push(parse_error(n, &e)),
+            Err(e) => errors.extend(e.problem().errors),
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -151,14 +138,11 @@ pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Admin])?;
-    let ndjson = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-ndjson") || v.starts_with("application/jsonl"));
+    let ndjson = body::media_type(&req, &[MediaType::Json, MediaType::NdJson])? == MediaType::NdJson;
+    let body = body::read(&req, payload, MAX_BODY).await?;
     let parsed = web::block(move || parse(&body, ndjson)).await??;
     let total = parsed.len() as u64;
 

@@ -13,10 +13,17 @@ pub const IP_ADDRESS: &str = "ip_address";
 pub const USERNAME: &str = "username";
 pub const USER_ID: &str = "user_id";
 
-/// Normalises `raw` as an identifier of `kind`.
+/// Normalises `raw` as an identifier of `kind`; a phone number must then be in international
+/// form (`+` or `00` and the country code).
 pub fn normalize(kind: &str, raw: &str) -> Result<String, LedgerError> {
+    normalize_in(kind, raw, None)
+}
+
+/// Normalises `raw` as an identifier of `kind`. `country` (ISO 3166-1 alpha-3, the requesting
+/// authority's) lets a phone number be given in national form, as that country writes it.
+pub fn normalize_in(kind: &str, raw: &str, country: Option<&str>) -> Result<String, LedgerError> {
     match kind {
-        PHONE_NUMBER => phone(raw),
+        PHONE_NUMBER => phone(raw, country),
         IP_ADDRESS => ip(raw),
         USERNAME => username(raw),
         USER_ID => user_id(raw),
@@ -31,40 +38,48 @@ fn malformed(kind: &str, reason: &str) -> LedgerError {
     }
 }
 
-/// ITU-T E.164: `+` and 8 to 15 digits, the first not 0. Accepts the usual visual separators
-/// (spaces, `-`, `.`, `(`, `)`) and the international prefix `00` in place of `+`.
-fn phone(raw: &str) -> Result<String, LedgerError> {
+/// Longest raw phone number accepted, in bytes, before the parser sees it.
+const MAX_PHONE_INPUT: usize = 64;
+
+/// ITU-T E.164 (`+`, country code, national significant number) by libphonenumber's rules and
+/// metadata (the `phonenumber` crate): separators and a trunk prefix written in brackets, as in
+/// `+33 (0)6 12 34 56 78`, are dropped, and a number that is not valid for its country is
+/// refused. A national number (`06 12 34 56 78`) needs `country`; `00` stands for `+` when no
+/// country is given.
+fn phone(raw: &str, country: Option<&str>) -> Result<String, LedgerError> {
+    use phonenumber::{country::Id, Mode};
     let s = raw.trim();
-    let rest = if let Some(r) = s.strip_prefix('+') {
-        r
-    } else if let Some(r) = s.strip_prefix("00") {
-        r
-    } else {
+    if s.len() > MAX_PHONE_INPUT {
+        return Err(malformed(PHONE_NUMBER, "is too long to be a phone number"));
+    }
+    let region: Option<Id> = country
+        .and_then(|c| isocountry::CountryCode::for_alpha3(c).ok())
+        .and_then(|c| c.alpha2().parse().ok());
+    let international = s.starts_with('+') || (region.is_none() && s.starts_with("00"));
+    if !international && region.is_none() {
         return Err(malformed(
             PHONE_NUMBER,
-            "must be in international form, starting with + and the country code",
+            "a national number needs the requesting authority's country; otherwise start with + and the country code",
         ));
+    }
+    let text = match s.strip_prefix("00") {
+        Some(rest) if region.is_none() => format!("+{rest}"),
+        _ => s.to_string(),
     };
-    let mut digits = String::with_capacity(15);
-    for c in rest.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
-            _ => {
-                return Err(malformed(
-                    PHONE_NUMBER,
-                    "may hold only digits and the separators space - . ( )",
-                ))
-            }
-        }
+    let number = phonenumber::parse(region, &text).map_err(|_| {
+        malformed(
+            PHONE_NUMBER,
+            if international {
+                "is not a phone number in international form"
+            } else {
+                "is not a phone number of the requesting authority's country"
+            },
+        )
+    })?;
+    if !phonenumber::is_valid(&number) {
+        return Err(malformed(PHONE_NUMBER, "is not a valid number for its country code"));
     }
-    if digits.starts_with('0') {
-        return Err(malformed(PHONE_NUMBER, "country code cannot start with 0"));
-    }
-    if !(8..=15).contains(&digits.len()) {
-        return Err(malformed(PHONE_NUMBER, "E.164 numbers have 8 to 15 digits"));
-    }
-    Ok(format!("+{digits}"))
+    Ok(number.format().mode(Mode::E164).to_string())
 }
 
 /// IPv4 as a dotted quad without leading zeros; IPv6 in the RFC 5952 text form (lower case,
@@ -115,17 +130,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phone_numbers_in_national_form_are_refused_without_echoing_them() {
+    fn phone_numbers_in_national_form_need_a_country_and_are_never_echoed() {
         let err = normalize(PHONE_NUMBER, "06 12 34 56 78").unwrap_err();
         assert!(!err.to_string().contains("12 34"), "{err}");
+        assert_eq!(
+            normalize_in(PHONE_NUMBER, "06 12 34 56 78", Some("FRA")).unwrap(),
+            "+33612345678"
+        );
+        assert_eq!(
+            normalize_in(PHONE_NUMBER, "030 1234567", Some("DEU")).unwrap(),
+            "+49301234567"
+        );
     }
 
     #[test]
-    fn phone_numbers_with_an_international_prefix_normalise_to_e164() {
-        assert_eq!(normalize(PHONE_NUMBER, "0033 (6) 12-34-56-78").unwrap(), "+33612345678");
-        assert!(normalize(PHONE_NUMBER, "+1234567").is_err());
-        assert!(normalize(PHONE_NUMBER, "+1234567890123456").is_err());
-        assert!(normalize(PHONE_NUMBER, "+33 6x").is_err());
+    fn one_subscriber_has_one_e164_form_whatever_the_spelling() {
+        for spelling in [
+            "+33 6 12 34 56 78",
+            "+33 (0)6 12 34 56 78",
+            "+33 (0) 6-12-34-56-78",
+            "+330612345678",
+            "0033 6 12 34 56 78",
+            "0033 (6) 12-34-56-78",
+            "+33.6.12.34.56.78",
+        ] {
+            assert_eq!(normalize(PHONE_NUMBER, spelling).unwrap(), "+33612345678", "{spelling}");
+        }
+        // A national spelling with the country's trunk prefix, and the same under another
+        // authority's country given with +.
+        assert_eq!(
+            normalize_in(PHONE_NUMBER, "+33 (0)6 12 34 56 78", Some("DEU")).unwrap(),
+            "+33612345678"
+        );
+        assert_eq!(
+            normalize(PHONE_NUMBER, "+44 (0)20 7946 0018").unwrap(),
+            normalize(PHONE_NUMBER, "+44 20 7946 0018").unwrap()
+        );
+    }
+
+    #[test]
+    fn numbers_not_valid_for_their_country_are_refused() {
+        for bad in [
+            "+1234567",
+            "+1234567890123456",
+            "+33 6x",
+            "+33 1",
+            "+33 6 12 34 56 78 90",
+            "+999 123456789",
+            "+",
+            "",
+        ] {
+            assert!(normalize(PHONE_NUMBER, bad).is_err(), "{bad}");
+        }
+        assert!(normalize(PHONE_NUMBER, &"1".repeat(10_000)).is_err());
     }
 
     #[test]

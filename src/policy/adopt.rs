@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,11 +32,11 @@ const MAX_DOCUMENT: usize = 256 * 1024;
     post, path = "/v1/policies", tag = "policies",
     request_body = AdoptPolicy,
     responses(
+        (status = 200, description = "Already in force: nothing appended; the receipt proves the entry that adopted it", body = PolicyAdopted),
         (status = 201, description = "Adopted; the receipt proves the entry", body = PolicyAdopted),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a valid policy document", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid policy document", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -45,10 +45,12 @@ const MAX_DOCUMENT: usize = 256 * 1024;
 pub async fn adopt(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<AdoptPolicy>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Admin])?;
-    let AdoptPolicy { name, document } = body.into_inner();
+    let body: AdoptPolicy = crate::body::json(&req, payload).await?;
+    let AdoptPolicy { name, document } = body;
     let name_ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -78,11 +80,26 @@ pub async fn adopt(
         ));
     }
     let sha256 = document_sha256(&document);
-    let op_name = name.clone();
-    let ((), appended) = state
+    let (op_name, op_sha) = (name.clone(), sha256.clone());
+    // Checked under the head lock, so two identical adoptions at once append one entry.
+    let (in_force, appended) = state
         .sequencer
-        .append(move |ctx| -> Result<_, AppError> { Ok(((), vec![adoption(ctx, &op_name, &document)?])) })
+        .append(move |ctx| -> Result<_, AppError> {
+            match crate::store::queries::current_policy_entry(ctx.conn)? {
+                Some((sha, index)) if sha == op_sha => Ok((Some(index), Vec::new())),
+                _ => Ok((None, vec![adoption(ctx, &op_name, &document)?])),
+            }
+        })
         .await?;
+    if let Some(index) = in_force {
+        let stored = state
+            .read(move |conn| Ok(crate::store::queries::entry(conn, index)?))
+            .await?
+            .ok_or_else(|| AppError::internal("the adopting entry is missing"))?;
+        let leaf = crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(stored.canonical.as_bytes()));
+        let receipt = EntryReceipt::for_indexes(&state, vec![(index, leaf)]).await?;
+        return Ok(HttpResponse::Ok().json(PolicyAdopted { name, sha256, receipt }));
+    }
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
     Ok(HttpResponse::Created().json(PolicyAdopted { name, sha256, receipt }))
 }

@@ -176,6 +176,12 @@ pub fn exact_quarter(from: NaiveDate, to: NaiveDate) -> Option<String> {
     (from == start && to.succ_opt()? == next).then(|| format!("{}-Q{}", from.year(), q + 1))
 }
 
+/// Figures saturate rather than wrap: each is at most 2^53 − 1, but a sum over many entries
+/// need not be.
+fn add(total: &mut u64, n: u64) {
+    *total = total.saturating_add(n);
+}
+
 fn bad(index: u64, what: &str) -> LedgerError {
     LedgerError::MalformedEntry(format!("entry {index}: {what}"))
 }
@@ -201,7 +207,7 @@ impl Tally {
                 };
                 let cell = self.live.entry(group.clone()).or_default();
                 cell.received += 1;
-                cell.identifiers += p.identifiers.unwrap_or(0);
+                add(&mut cell.identifiers, p.identifiers.unwrap_or(0));
                 for c in p.data_categories.unwrap_or_default() {
                     *cell.categories_requested.entry(c).or_default() += 1;
                 }
@@ -224,16 +230,16 @@ impl Tally {
                 };
                 let cell = self.imported.entry((quarter, group)).or_default();
                 cell.requests += 1;
-                cell.identifiers += p.identifiers.unwrap_or(0);
+                add(&mut cell.identifiers, p.identifiers.unwrap_or(0));
                 match p.outcome.as_deref() {
                     Some("fulfilled") => cell.fulfilled += 1,
                     Some("no_data") => cell.no_data += 1,
                     Some("rejected") => cell.rejected += 1,
                     _ => {}
                 }
-                cell.accounts_affected += p.accounts_affected.unwrap_or(0);
+                add(&mut cell.accounts_affected, p.accounts_affected.unwrap_or(0));
                 for (c, n) in p.values.unwrap_or_default() {
-                    *cell.values.entry(c).or_default() += n;
+                    add(cell.values.entry(c).or_default(), n);
                 }
             }
             "aggregate.imported" => {
@@ -266,9 +272,9 @@ impl Tally {
                 match kind {
                     "request.disclosed" => {
                         cell.fulfilled += 1;
-                        cell.accounts_affected += p.accounts_affected.unwrap_or(0);
+                        add(&mut cell.accounts_affected, p.accounts_affected.unwrap_or(0));
                         for (c, n) in p.values.unwrap_or_default() {
-                            *cell.values.entry(c).or_default() += n;
+                            add(cell.values.entry(c).or_default(), n);
                         }
                     }
                     "request.no_data" => cell.no_data += 1,

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -33,10 +33,12 @@ pub async fn amend(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<SubmitRequest>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
-    let (id, body) = (id.into_inner(), body.into_inner());
+    let body: SubmitRequest = crate::body::json(&req, payload).await?;
+    let id = id.into_inner();
     let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
     let (outcome, appended) = state
         .sequencer

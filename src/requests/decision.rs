@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -55,10 +55,11 @@ pub async fn decide(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<Decision>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body = body.into_inner();
+    let body: Decision = crate::body::json(&req, payload).await?;
     let reviewer = claims.sub.clone();
     apply(state, claims, id.into_inner(), move |cur| {
         require_state(cur, &["under_review"])?;

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -25,10 +25,10 @@ pub struct Disclosure {
     pub outcome: Outcome,
     /// Accounts whose data was disclosed.
     #[serde(default)]
-    pub accounts_affected: u32,
+    pub accounts_affected: u64,
     /// Number of values disclosed per data category, e.g. `{"ip_address": 3}`.
     #[serde(default)]
-    pub values: BTreeMap<String, u32>,
+    pub values: BTreeMap<String, u64>,
     /// SHA-256 (hex) of the package delivered to the authority.
     pub package_sha256: Option<String>,
     /// Per identifier (by its commitment, as the vault and the sealed details hold it): the
@@ -40,7 +40,7 @@ pub struct Disclosure {
 #[serde(deny_unknown_fields)]
 pub struct IdentifierDisclosure {
     pub commitment: String,
-    pub values: BTreeMap<String, u32>,
+    pub values: BTreeMap<String, u64>,
 }
 
 /// Record what was disclosed for an approved request (`request.disclosed`), or that there was
@@ -64,10 +64,11 @@ pub async fn disclose(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<Disclosure>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body = body.into_inner();
+    let body: Disclosure = crate::body::json(&req, payload).await?;
     let package_ok = body
         .package_sha256
         .as_deref()
@@ -99,7 +100,8 @@ pub async fn disclose(
             ));
         }
         if let Some(per) = &body.identifiers {
-            let mut sums: BTreeMap<&String, u32> = BTreeMap::new();
+            // u128: per-identifier figures are each below 2^53, their sum need not be.
+            let mut sums: BTreeMap<&String, u128> = BTreeMap::new();
             for d in per {
                 if !cur.commitments.contains(&d.commitment) {
                     return Err(AppError::invalid_parameter(
@@ -108,14 +110,14 @@ pub async fn disclose(
                     ));
                 }
                 for (category, n) in &d.values {
-                    *sums.entry(category).or_default() += n;
+                    *sums.entry(category).or_default() += u128::from(*n);
                 }
             }
-            let totals: BTreeMap<&String, u32> = body
+            let totals: BTreeMap<&String, u128> = body
                 .values
                 .iter()
                 .filter(|(_, n)| **n > 0)
-                .map(|(c, n)| (c, *n))
+                .map(|(c, n)| (c, u128::from(*n)))
                 .collect();
             sums.retain(|_, n| *n > 0);
             if sums != totals {

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -36,9 +36,11 @@ pub async fn validate_emergency(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<EmergencyValidation>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
+    let body: EmergencyValidation = crate::body::json(&req, payload).await?;
     let validated = body.validated;
     apply(state, claims, id.into_inner(), move |cur| {
         require_state(cur, &["disclosed", "no_data"])?;

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -51,10 +51,11 @@ pub async fn notify(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<Notification>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body = body.into_inner();
+    let body: Notification = crate::body::json(&req, payload).await?;
     let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
     let change = match body.action {
         NotificationAction::Delay => {

@@ -142,7 +142,9 @@ pub(super) fn record(
     let mut problems = Vec::new();
     let mut committed = Vec::new();
     for (i, t) in body.targets.iter().flatten().enumerate() {
-        match identifier::normalize(&t.kind, &t.value) {
+        // A national phone number is read as the requesting authority's country writes it.
+        let country = requester.as_ref().map(|r| r.country.as_str());
+        match identifier::normalize_in(&t.kind, &t.value, country) {
             Ok(normalised) => {
                 let nonce = commitment::fresh_nonce();
                 let c = hex_hash(&commitment::identifier(&t.kind, &nonce, &normalised));
@@ -362,10 +364,10 @@ pub async fn submit(
     state: web::Data<AppState>,
     caller: Caller,
     http: HttpRequest,
-    body: web::Json<SubmitRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
-    let body = body.into_inner();
+    let body: SubmitRequest = crate::body::json(&http, payload).await?;
     let idempotency_key = match http.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => Some(

@@ -441,6 +441,17 @@ fn build_entry(index: u64, prev: &str, time: &str, ne: NewEntry) -> Result<Built
     };
     entry.check_form()?;
     let canonical = entry.canonical_bytes()?;
+    // The log never signs what its verifier would refuse: the same single-pass check that
+    // `verify` and the monitor run on stored entries (an integer beyond 2^53 − 1, say, which
+    // canonicalisation turns into a float's rounding) fails the operation here instead.
+    crate::ledger::canonical_check::check_entry(&canonical)?;
+    if let Some((_, _, text)) = &sealed {
+        if !crate::ledger::canonical_check::is_canonical(text.as_bytes()) {
+            return Err(LedgerError::MalformedEntry(
+                "restricted details are not canonical I-JSON".into(),
+            ));
+        }
+    }
     let leaf = crate::ledger::entry::leaf_hash(&canonical);
     let canonical = String::from_utf8(canonical).map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
     Ok((entry, canonical, leaf, sealed.map(|(_, salt, text)| (salt, text))))

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -66,8 +66,12 @@ fn not_found() -> AppError {
     )
 )]
 #[post("/v1/subjects/proof")]
-pub async fn prove(state: web::Data<AppState>, claim: web::Json<SubjectClaim>) -> Result<HttpResponse, AppError> {
-    let claim = claim.into_inner();
+pub async fn prove(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let claim: SubjectClaim = crate::body::json(&req, payload).await?;
     let normalised = identifier::normalize(&claim.kind, &claim.value)
         .map_err(|e| AppError::invalid_parameter("value", e.to_string()))?;
     let mut nonce = [0u8; 32];

@@ -1,0 +1,386 @@
+//! Strict JSON request bodies: the one way a handler reads a body.
+//!
+//! A handler first authorises its caller ([`crate::auth::Caller::require`]) and only then calls
+//! [`json`] (or [`read`] and [`values`]), so a caller without the role makes the server read
+//! nothing and learns nothing of the schema. Reading then:
+//! 1. refuses a body that is not `application/json` (415) and one over the endpoint's limit,
+//!    by its `Content-Length` or while it streams in (413), without buffering beyond the limit;
+//! 2. parses it in one pass that refuses a member name repeated in any object, at any depth
+//!    (400 naming the member: RFC 8259 §4 leaves duplicates undefined and parsers disagree on
+//!    which one wins), and any number that is not an integer within ±(2^53 − 1) (422 naming
+//!    the field: I-JSON, RFC 7493 §2.2; an entry holds no other number, DESIGN §4.1, and the
+//!    ledger's verifier refuses one);
+//! 3. deserialises the endpoint's type, naming the field of a missing or mistyped member
+//!    (400) without quoting the value, which may be an identifier.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::error::{AppError, FieldError};
+
+/// Bodies of most endpoints: at most 1 MiB.
+pub const DEFAULT_LIMIT: usize = 1 << 20;
+/// The largest integer a body, and so an entry, may hold (RFC 7493 §2.2).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The media types a body may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    /// `application/x-ndjson` or `application/jsonl`: one JSON value per line.
+    NdJson,
+}
+
+/// The body's media type when it is one of `accepted`, else 415.
+pub fn media_type(req: &HttpRequest, accepted: &[MediaType]) -> Result<MediaType, AppError> {
+    let essence = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    let found = match essence.as_deref() {
+        Some("application/json") => Some(MediaType::Json),
+        Some("application/x-ndjson" | "application/jsonl") => Some(MediaType::NdJson),
+        _ => None,
+    };
+    match found {
+        Some(t) if accepted.contains(&t) => Ok(t),
+        _ if accepted.contains(&MediaType::NdJson) => Err(AppError::unsupported_media_type(
+            "Content-Type must be application/json or application/x-ndjson",
+        )),
+        _ => Err(AppError::unsupported_media_type(
+            "Content-Type must be application/json",
+        )),
+    }
+}
+
+/// Reads the whole body, refusing it (413) as soon as it is known to exceed `limit` bytes.
+pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, AppError> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::payload_too_large(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::bad_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::payload_too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads an `application/json` body of at most [`DEFAULT_LIMIT`] bytes as a `T`. Call it only
+/// after the caller is authorised.
+pub async fn json<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, AppError> {
+    media_type(req, &[MediaType::Json])?;
+    let bytes = read(req, payload, DEFAULT_LIMIT).await?;
+    parse(&bytes, "")
+}
+
+/// Parses `bytes` strictly (module comment, step 2) and deserialises a `T`; fields are named
+/// below `root` (empty for the body itself).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8], root: &str) -> Result<T, AppError> {
+    typed(value(bytes, root)?, root)
+}
+
+/// One JSON value, strictly parsed: no repeated member name, no number but an I-JSON-safe
+/// integer. Errors name the offending field below `root`.
+pub fn value(bytes: &[u8], root: &str) -> Result<Value, AppError> {
+    let refusal = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = Checked {
+        path: root.to_string(),
+        refusal: &refusal,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    match (parsed, refusal.into_inner()) {
+        (_, Some(refusal)) => Err(refusal.into_error()),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(AppError::bad_request(format!(
+            "{} is not JSON (line {}, column {})",
+            if root.is_empty() { "the request body" } else { root },
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+/// Deserialises a strictly parsed value as a `T`, naming the field of a failure.
+pub fn typed<T: DeserializeOwned>(v: Value, root: &str) -> Result<T, AppError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        use serde_path_to_error::Segment;
+        let mut path = root.to_string();
+        for segment in e.path().iter() {
+            path = match segment {
+                Segment::Seq { index } => join(&path, &format!("[{index}]")),
+                Segment::Map { key } if is_schema_like(key) => join(&path, key),
+                Segment::Map { .. } => join(&path, "?"),
+                Segment::Enum { .. } | Segment::Unknown => path,
+            };
+        }
+        let (field, message) = describe(&path, &e.inner().to_string());
+        AppError::malformed(field, message)
+    })
+}
+
+/// `root` and a path below it, as `a.b[3].c`.
+fn join(root: &str, below: &str) -> String {
+    match (root.is_empty(), below.is_empty()) {
+        (_, true) => root.to_string(),
+        (true, false) => below.to_string(),
+        (false, false) if below.starts_with('[') => format!("{root}{below}"),
+        (false, false) => format!("{root}.{below}"),
+    }
+}
+
+/// The field and a message for serde's error `msg`, which may quote the caller's value (an
+/// identifier, perhaps): only what comes from our own schema is kept.
+fn describe(path: &str, msg: &str) -> (String, String) {
+    let msg = msg.split(" at line ").next().unwrap_or_default();
+    let expected = msg.rsplit_once(", expected ").map(|(_, e)| e.to_string());
+    let field = if path.is_empty() {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.trim_end_matches('`');
+        return (join(path, name), format!("missing field `{name}`"));
+    }
+    if msg.starts_with("unknown field `") {
+        // The path already ends with the unknown member's name (or `?`).
+        let message = match expected {
+            Some(e) => format!("unknown field; expected {e}"),
+            None => "unknown field".to_string(),
+        };
+        return (field, message);
+    }
+    let message = match expected {
+        Some(e) => format!("wrong type or value; expected {e}"),
+        None => "wrong type or value".to_string(),
+    };
+    (field, message)
+}
+
+/// A member name that may be repeated back: short and of the characters our own schema uses.
+/// Anything else could be a value smuggled into a name.
+fn is_schema_like(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Why a strictly parsed body was refused.
+enum Refusal {
+    DuplicateMember(String),
+    UnsafeNumber { field: String, integral: bool },
+}
+
+impl Refusal {
+    fn into_error(self) -> AppError {
+        match self {
+            Refusal::DuplicateMember(field) => AppError::malformed_with_code(
+                field,
+                "duplicate_member",
+                "this member name appears more than once in its object",
+            ),
+            Refusal::UnsafeNumber { field, integral } => AppError::unprocessable(
+                "a number is outside what the ledger can record exactly; nothing was recorded",
+                vec![FieldError {
+                    field,
+                    code: if integral { "out_of_range" } else { "not_an_integer" }.into(),
+                    message: if integral {
+                        format!("integers must lie within ±{MAX_SAFE_INTEGER} (I-JSON, RFC 7493 §2.2)")
+                    } else {
+                        "numbers must be integers written without fraction or exponent".to_string()
+                    },
+                }],
+            ),
+        }
+    }
+}
+
+/// A `serde_json::Value` builder that knows where it is and refuses on the first problem. The
+/// structured refusal goes through `refusal`, since serde's error type carries only text.
+struct Checked<'r> {
+    path: String,
+    refusal: &'r RefCell<Option<Refusal>>,
+}
+
+impl Checked<'_> {
+    fn refuse<E: de::Error>(&self, r: Refusal) -> E {
+        *self.refusal.borrow_mut() = Some(r);
+        E::custom("refused")
+    }
+
+    fn child(&self, segment: &str) -> Self {
+        Checked {
+            path: join(&self.path, segment),
+            refusal: self.refusal,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER {
+            let field = self.path.clone();
+            return Err(self.refuse(Refusal::UnsafeNumber { field, integral: true }));
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER {
+            let field = self.path.clone();
+            return Err(self.refuse(Refusal::UnsafeNumber { field, integral: true }));
+        }
+        Ok(Value::Number(v.into()))
+    }
+
+    /// serde_json reports a fraction, an exponent, and an integer beyond 64 bits as `f64`.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        let integral = v.fract() == 0.0 && v.abs() > MAX_SAFE_INTEGER as f64 || !v.is_finite();
+        let field = self.path.clone();
+        Err(self.refuse(Refusal::UnsafeNumber { field, integral }))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", out.len())))? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let shown = if is_schema_like(&key) {
+                key.clone()
+            } else {
+                "?".to_string()
+            };
+            if !seen.insert(key.clone()) {
+                let field = join(&self.path, &shown);
+                return Err(self.refuse(Refusal::DuplicateMember(field)));
+            }
+            let v = map.next_value_seed(self.child(&shown))?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(body: &str) -> (u16, Vec<(String, String)>) {
+        let e = value(body.as_bytes(), "").unwrap_err();
+        let p = e.problem();
+        (p.status, p.errors.into_iter().map(|f| (f.field, f.code)).collect())
+    }
+
+    #[test]
+    fn repeated_members_are_refused_at_any_depth() {
+        assert_eq!(
+            refusal(r#"{"a":1,"a":2}"#),
+            (400, vec![("a".into(), "duplicate_member".into())])
+        );
+        assert_eq!(
+            refusal(r#"{"v":{"ip_address":1,"ip_address":2}}"#),
+            (400, vec![("v.ip_address".into(), "duplicate_member".into())])
+        );
+        assert_eq!(refusal(r#"[{"x":[{"k":1,"k":1}]}]"#).1[0].0, "[0].x[0].k".to_string());
+        // Escapes spell the same name.
+        assert_eq!(refusal(r#"{"a":1,"\u0061":2}"#).0, 400);
+    }
+
+    #[test]
+    fn numbers_beyond_i_json_or_with_fractions_are_refused() {
+        assert_eq!(
+            refusal(r#"{"n":9007199254740993}"#),
+            (422, vec![("n".into(), "out_of_range".into())])
+        );
+        assert_eq!(refusal(r#"{"n":-9007199254740992}"#).0, 422);
+        assert!(value(br#"{"n":1e400}"#, "").is_err());
+        assert_eq!(refusal(r#"{"n":123456789012345678901234567890}"#).0, 422);
+        assert_eq!(
+            refusal(r#"{"n":[1.5]}"#),
+            (422, vec![("n[0]".into(), "not_an_integer".into())])
+        );
+        assert_eq!(refusal(r#"{"n":1.0}"#).1[0].1, "not_an_integer");
+        assert!(value(br#"{"n":9007199254740991,"m":-9007199254740991}"#, "").is_ok());
+    }
+
+    #[test]
+    fn names_that_could_carry_a_value_are_not_repeated_back() {
+        let e = value(br#"{"+33612345678":1,"+33612345678":2}"#, "").unwrap_err();
+        assert!(!format!("{:?}", e.problem()).contains("3361"));
+    }
+
+    #[test]
+    fn typed_errors_name_the_field_but_not_the_value() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            kind: String,
+            n: u32,
+        }
+        let e = parse::<T>(br#"{"kind":"+33612345678","n":"+33612345678"}"#, "records[2]").unwrap_err();
+        let p = e.problem();
+        assert_eq!(p.errors[0].field, "records[2].n");
+        assert!(!format!("{p:?}").contains("3361"), "{p:?}");
+        let e = parse::<T>(br#"{"n":1}"#, "").unwrap_err();
+        assert_eq!(e.problem().errors[0].field, "kind");
+    }
+}
