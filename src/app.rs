@@ -117,13 +117,25 @@ impl Application {
             metrics,
             reports: Default::default(),
         });
+        let route_table = web::Data::new(crate::methods::Routes::from_openapi(&crate::openapi::api()));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(|mut req, srv| {
+                    use futures_util::future::{ready, Either, FutureExt};
+                    crate::methods::head_as_get(&mut req);
+                    if let Some(refusal) = crate::methods::nul_in_uri(&req) {
+                        let response = actix_web::ResponseError::error_response(&refusal);
+                        return Either::Left(ready(Ok(req.into_response(response))));
+                    }
+                    Either::Right(actix_web::dev::Service::call(srv, req).map(|r| r.map(|r| r.map_into_boxed_body())))
+                })
                 .app_data(state.clone())
+                .app_data(route_table.clone())
                 .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
                 .app_data(web::PathConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
                 .configure(routes)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::api()))
+                .default_service(web::to(crate::methods::unrouted))
         })
         .workers(2)
         .shutdown_timeout(5)

@@ -186,10 +186,30 @@ fn is_schema_like(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// `#[serde(deserialize_with)]` for an integer query or path parameter: at most 2^53 − 1, as
+/// the spec says of every integer.
+pub fn safe_u64<'de, D: de::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = <u64 as serde::Deserialize>::deserialize(d)?;
+    if n > MAX_SAFE_INTEGER {
+        return Err(de::Error::custom(format!("must be at most {MAX_SAFE_INTEGER}")));
+    }
+    Ok(n)
+}
+
+/// [`safe_u64`] for an optional parameter (used with `#[serde(default)]`).
+pub fn safe_opt_u64<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    safe_u64(d).map(Some)
+}
+
 /// Why a strictly parsed body was refused.
 enum Refusal {
     DuplicateMember(String),
-    UnsafeNumber { field: String, integral: bool },
+    UnsafeNumber {
+        field: String,
+        integral: bool,
+    },
+    /// PostgreSQL cannot store U+0000 in text, SQLite can: refused on both alike.
+    NulCharacter(String),
 }
 
 impl Refusal {
@@ -199,6 +219,14 @@ impl Refusal {
                 field,
                 "duplicate_member",
                 "this member name appears more than once in its object",
+            ),
+            Refusal::NulCharacter(field) => AppError::unprocessable(
+                "a string holds a NUL character; nothing was recorded",
+                vec![FieldError {
+                    field,
+                    code: "nul_character".into(),
+                    message: "text may not contain U+0000".into(),
+                }],
             ),
             Refusal::UnsafeNumber { field, integral } => AppError::unprocessable(
                 "a number is outside what the ledger can record exactly; nothing was recorded",
@@ -279,11 +307,15 @@ impl<'de> Visitor<'de> for Checked<'_> {
         Err(self.refuse(Refusal::UnsafeNumber { field, integral }))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        self.visit_string(v.to_string())
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        if v.contains('\0') {
+            let field = self.path.clone();
+            return Err(self.refuse(Refusal::NulCharacter(field)));
+        }
         Ok(Value::String(v))
     }
 
@@ -308,6 +340,10 @@ impl<'de> Visitor<'de> for Checked<'_> {
             } else {
                 "?".to_string()
             };
+            if key.contains('\0') {
+                let field = join(&self.path, &shown);
+                return Err(self.refuse(Refusal::NulCharacter(field)));
+            }
             if !seen.insert(key.clone()) {
                 let field = join(&self.path, &shown);
                 return Err(self.refuse(Refusal::DuplicateMember(field)));
@@ -359,6 +395,16 @@ mod tests {
         );
         assert_eq!(refusal(r#"{"n":1.0}"#).1[0].1, "not_an_integer");
         assert!(value(br#"{"n":9007199254740991,"m":-9007199254740991}"#, "").is_ok());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_values_and_names() {
+        assert_eq!(
+            refusal(r#"{"name":"a\u0000b"}"#),
+            (422, vec![("name".into(), "nul_character".into())])
+        );
+        assert_eq!(refusal(r#"{"a\u0000":1}"#).0, 422);
+        assert_eq!(refusal(r#"["\u0000"]"#).1[0].0, "[0]");
     }
 
     #[test]

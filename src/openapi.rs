@@ -164,6 +164,7 @@ fn bound_integers(v: &mut serde_json::Value) {
                     (_, false) => (-MAX_SAFE, MAX_SAFE),
                 };
                 let lo = o.get("minimum").and_then(Value::as_i64).map_or(lo, |m| m.max(lo));
+                let hi = o.get("maximum").and_then(Value::as_i64).map_or(hi, |m| m.min(hi));
                 o.insert("minimum".into(), lo.into());
                 o.insert("maximum".into(), hi.into());
                 if unsigned && o.get("format").and_then(Value::as_str) == Some("int32") {

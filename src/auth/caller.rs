@@ -48,10 +48,13 @@ fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Ok(Caller(None));
     };
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .ok_or_else(|| AppError::unauthorized("Authorization must be 'Bearer <token>'"))?;
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -17,8 +17,10 @@ pub const MAX_LIMIT: u64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// First index to return (default 0).
+    #[serde(default, deserialize_with = "crate::body::safe_opt_u64")]
     pub start: Option<u64>,
     /// At most this many entries (default 100, capped at 1000).
+    #[serde(default, deserialize_with = "crate::body::safe_opt_u64")]
     pub limit: Option<u64>,
 }
 

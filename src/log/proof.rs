@@ -11,8 +11,10 @@ use crate::store::{queries, with_prefetch, StoreError};
 #[into_params(parameter_in = Query)]
 pub struct InclusionParams {
     /// Entry index.
+    #[serde(deserialize_with = "crate::body::safe_u64")]
     pub index: u64,
     /// Tree size to prove against (default: the current size).
+    #[serde(default, deserialize_with = "crate::body::safe_opt_u64")]
     pub size: Option<u64>,
 }
 
@@ -30,8 +32,10 @@ pub struct InclusionProof {
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyParams {
     /// Older tree size, at least 1.
+    #[serde(deserialize_with = "crate::body::safe_u64")]
     pub from: u64,
     /// Newer tree size, at most the current size.
+    #[serde(deserialize_with = "crate::body::safe_u64")]
     pub to: u64,
 }
 

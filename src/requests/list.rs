@@ -30,6 +30,7 @@ pub struct ListParams {
     /// Cursor: the `next` of the previous page.
     pub after: Option<String>,
     /// Page size (default 100, at most 1000).
+    #[serde(default, deserialize_with = "crate::body::safe_opt_u64")]
     pub limit: Option<u64>,
 }
 
