@@ -64,6 +64,28 @@ pub enum StartError {
     Listen { addr: String, source: std::io::Error },
 }
 
+/// The data directory is private, and so are the key and database files in use (`files`).
+fn check_files(settings: &Settings) -> Result<(), StartError> {
+    crate::files::private_dir(&settings.data_dir).map_err(StartError::Config)?;
+    let mut files = vec![
+        settings.data_dir.join(keys::LOG_KEY_FILE),
+        settings.data_dir.join(keys::TOKEN_KEY_FILE),
+    ];
+    let url = settings.database_url();
+    if !store::is_postgres(&url) {
+        let db = std::path::PathBuf::from(store::sqlite_path(&url));
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            files.push(name.into());
+        }
+    }
+    files
+        .iter()
+        .try_for_each(|f| crate::files::check_private(f))
+        .map_err(StartError::Config)
+}
+
 /// The log and token keys of a data directory, created on first use.
 pub fn instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), StartError> {
     let log_key = keys::load_or_create(&settings.data_dir.join(keys::LOG_KEY_FILE))?;
@@ -81,6 +103,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        check_files(&settings)?;
         let (signer, tokens) = instance_keys(&settings)?;
         let url = settings.database_url();
         let mut writer = store::establish(&url)?;

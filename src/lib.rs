@@ -9,6 +9,7 @@ pub mod authorities;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod imports;
 pub mod keys;
 pub mod ledger;

@@ -136,3 +136,30 @@ async fn an_entry_that_verify_would_refuse_is_never_signed() {
     assert!(report.failure.is_none(), "{:?}", report.failure);
     assert_eq!(report.entries, 2);
 }
+
+/// A panic inside one operation fails that operation only: the writer survives, says so in
+/// the log, and the next operation commits.
+#[tokio::test]
+async fn a_panicking_operation_fails_alone_and_the_writer_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let seq = sequencer(&url, Duration::ZERO);
+    let result = seq
+        .append(|ctx| -> Result<((), Vec<NewEntry>), StoreError> {
+            insert_policy(ctx.conn, ctx.next_index, "doomed")?;
+            let hours: i64 = std::hint::black_box(i64::MAX);
+            let _ = chrono::Utc::now() + chrono::Duration::hours(hours);
+            unreachable!("time arithmetic overflowed above")
+        })
+        .await;
+    assert!(result.is_err());
+    assert!(seq.is_alive());
+    seq.append(|ctx| {
+        insert_policy(ctx.conn, ctx.next_index, "after")?;
+        let public = json!({ "name": "after" }).as_object().cloned().unwrap();
+        Ok::<_, StoreError>(((), vec![NewEntry::log_level("policy.adopted", public)]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(count(&url), (1, 1));
+}

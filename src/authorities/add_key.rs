@@ -116,6 +116,16 @@ pub async fn add_key(
             if taken > 0 {
                 return Err(AppError::conflict(format!("key id {kid:?} is already registered")));
             }
+            // A public key belongs to one authority under one kid: otherwise revoking one kid
+            // would leave the same key valid through the other.
+            let same_key: i64 = authority_keys::table
+                .filter(authority_keys::jwk.eq(jwk.to_string()))
+                .count()
+                .get_result(ctx.conn)
+                .map_err(StoreError::from)?;
+            if same_key > 0 {
+                return Err(AppError::conflict("this public key is already registered"));
+            }
             diesel::insert_into(authority_keys::table)
                 .values((
                     authority_keys::kid.eq(&kid),

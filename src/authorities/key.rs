@@ -65,6 +65,7 @@ fn from_pem(alg: KeyAlg, pem: &str) -> Result<Value, String> {
             use ed25519_dalek::pkcs8::DecodePublicKey;
             let k = ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
                 .map_err(|_| "pem is not an Ed25519 SubjectPublicKeyInfo".to_string())?;
+            strong(&k, k.as_bytes())?;
             Ok(okp(k.as_bytes()))
         }
         KeyAlg::ES256 => {
@@ -99,6 +100,7 @@ fn from_jwk(alg: KeyAlg, jwk: &Value) -> Result<Value, String> {
                 .map_err(|_| "jwk x must be 32 bytes".to_string())?;
             let k =
                 ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| "jwk x is not an Ed25519 point".to_string())?;
+            strong(&k, &x)?;
             Ok(okp(k.as_bytes()))
         }
         KeyAlg::ES256 => {
@@ -114,6 +116,20 @@ fn from_jwk(alg: KeyAlg, jwk: &Value) -> Result<Value, String> {
             Ok(ec(&k))
         }
     }
+}
+
+/// Refuses an Ed25519 key that proves nothing: a point of small order (the identity among
+/// them), for which signatures verify without any private key, and a non-canonical encoding
+/// of a point, which would give one key two spellings (RFC 8032 §5.1.3; ed25519-dalek
+/// `is_weak`).
+fn strong(k: &ed25519_dalek::VerifyingKey, encoded: &[u8]) -> Result<(), String> {
+    if k.is_weak() {
+        return Err("the Ed25519 key is of small order: anybody could sign for it".into());
+    }
+    if k.to_edwards().compress().as_bytes() != encoded {
+        return Err("the Ed25519 key is not canonically encoded".into());
+    }
+    Ok(())
 }
 
 fn okp(x: &[u8]) -> Value {

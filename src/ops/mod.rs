@@ -13,14 +13,17 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// Readiness: the database answers.
+/// Readiness: the writer runs and the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, body = String, content_type = "text/plain"),
-        (status = 503, description = "Database unreachable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The writer is not running or the database is unreachable", body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if !state.sequencer.is_alive() {
+        return Err(AppError::unavailable("the ledger's writer is not running"));
+    }
     state
         .read(|conn| {
             queries::head_size(conn).map_err(|e| {

@@ -88,6 +88,10 @@ pub struct Review {
     pub four_eyes_emergency: bool,
 }
 
+/// The most targets any policy may allow in one request; a request body holds at most this
+/// many (the shape limit checked before the policy's own `max_targets`).
+pub const MAX_TARGETS: usize = 1000;
+
 impl Policy {
     /// Parses and checks a policy document; the error says what is wrong, with TOML's
     /// position.
@@ -96,10 +100,60 @@ impl Policy {
         if p.categories.allowed.iter().any(|c| c == "content") {
             return Err("categories.allowed may not include content".into());
         }
-        if p.specificity.max_targets == 0 || p.specificity.max_time_range_days <= 0 || p.retention.days <= 0 {
-            return Err("max_targets, max_time_range_days and retention days must be positive".into());
-        }
+        p.check_bounds()?;
         Ok(p)
+    }
+
+    /// Every number of a policy within a range that the law it encodes could mean and that
+    /// time arithmetic cannot overflow: a policy is data an admin uploads, and an out-of-range
+    /// figure would otherwise reach `now + hours` in the writer.
+    fn check_bounds(&self) -> Result<(), String> {
+        let within = |name: &str, v: i64, lo: i64, hi: i64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} must be between {lo} and {hi}"))
+            }
+        };
+        within(
+            "specificity.max_targets",
+            self.specificity.max_targets as i64,
+            1,
+            MAX_TARGETS as i64,
+        )?;
+        within(
+            "specificity.max_time_range_days",
+            self.specificity.max_time_range_days,
+            1,
+            3_660,
+        )?;
+        within("retention.days", self.retention.days, 1, 36_600)?;
+        within("deadlines.normal_hours", self.deadlines.normal_hours, 1, 8_784)?;
+        within("deadlines.emergency_hours", self.deadlines.emergency_hours, 1, 8_784)?;
+        // 0: an emergency disclosure must be validated at once (the sweeper's next pass).
+        within(
+            "deadlines.emergency_validation_hours",
+            self.deadlines.emergency_validation_hours,
+            0,
+            8_784,
+        )?;
+        if self.name.is_empty() || self.name.len() > 64 || self.description.len() > 4096 {
+            return Err("name must have 1 to 64 bytes and description at most 4096".into());
+        }
+        let lists = [
+            &self.instruments.allowed,
+            &self.jurisdiction.countries,
+            &self.issuer.also_competent,
+            &self.categories.allowed,
+            &self.offence.categories,
+        ];
+        if lists
+            .iter()
+            .any(|l| l.len() > 300 || l.iter().any(|v| v.is_empty() || v.len() > 64))
+        {
+            return Err("lists hold at most 300 terms of 1 to 64 bytes".into());
+        }
+        Ok(())
     }
 }
 
@@ -128,5 +182,29 @@ mod tests {
         ))
         .is_err());
         assert!(Policy::parse("x = 1").is_err());
+    }
+
+    #[test]
+    fn every_number_is_bounded() {
+        let doc = include_str!("../../policies/telegram-2024-09.toml");
+        let p = Policy::parse(doc).unwrap();
+        for (key, value) in [
+            ("normal_hours", p.deadlines.normal_hours),
+            ("emergency_hours", p.deadlines.emergency_hours),
+            ("emergency_validation_hours", p.deadlines.emergency_validation_hours),
+            ("max_time_range_days", p.specificity.max_time_range_days),
+            ("days", p.retention.days),
+            ("max_targets", p.specificity.max_targets as i64),
+        ] {
+            let line = format!("{key} = {value}");
+            assert!(doc.contains(&line), "{line}");
+            for bad in ["9223372036854775807", "0", "-1", "1000000"] {
+                if bad == "0" && key == "emergency_validation_hours" {
+                    continue;
+                }
+                let changed = doc.replacen(&line, &format!("{key} = {bad}"), 1);
+                assert!(Policy::parse(&changed).is_err(), "{key} = {bad}");
+            }
+        }
     }
 }

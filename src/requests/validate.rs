@@ -80,14 +80,16 @@ fn signature_valid(key: &OrderKey, message: &[u8], signature_hex: &str) -> bool 
     };
     match key.alg {
         KeyAlg::EdDSA => {
-            use ed25519_dalek::Verifier;
             let (Some(x), Ok(sig)) = (coord("x"), ed25519_dalek::Signature::from_slice(&sig)) else {
                 return false;
             };
             let Ok(x) = <[u8; 32]>::try_from(x.as_slice()) else {
                 return false;
             };
-            ed25519_dalek::VerifyingKey::from_bytes(&x).is_ok_and(|k| k.verify(message, &sig).is_ok())
+            // Strict verification (RFC 8032 §5.1.7 with canonical S and no small-order R or A):
+            // a signature that only the lenient check accepts proves nothing.
+            ed25519_dalek::VerifyingKey::from_bytes(&x)
+                .is_ok_and(|k| !k.is_weak() && k.verify_strict(message, &sig).is_ok())
         }
         KeyAlg::ES256 => {
             use p256::ecdsa::signature::Verifier;

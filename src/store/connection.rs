@@ -25,7 +25,8 @@ pub fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-fn sqlite_path(url: &str) -> &str {
+/// The file path a SQLite URL names.
+pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
@@ -46,6 +47,9 @@ pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(format!("create {}: {e}", dir.display())))?;
             }
+        }
+        if path != ":memory:" {
+            crate::files::private_file(std::path::Path::new(path)).map_err(StoreError::Io)?;
         }
         let mut c = SqliteConnection::establish(path)?;
         c.batch_execute(SQLITE_PRAGMAS)?;

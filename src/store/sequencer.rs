@@ -141,6 +141,19 @@ where
 #[derive(Clone)]
 pub struct Sequencer {
     tx: mpsc::Sender<Box<dyn Job>>,
+    alive: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Clears the writer's liveness flag when its thread ends, by return or by panic.
+struct AliveGuard(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        if std::thread::panicking() {
+            log::error!("the sequencer thread died: no write can be committed until a restart");
+        }
+    }
 }
 
 impl Sequencer {
@@ -160,11 +173,21 @@ impl Sequencer {
             batch_max: batch_max.max(1),
             batch_wait,
         };
+        let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let guard = AliveGuard(alive.clone());
         std::thread::Builder::new()
             .name("ledger-sequencer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                let _guard = guard;
+                writer.run(rx)
+            })
             .expect("spawning the sequencer thread");
-        Self { tx }
+        Self { tx, alive }
+    }
+
+    /// Whether the writer thread still runs; readiness reports a dead writer.
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Runs `op` atomically with the entries it returns: both commit together or not at all.
@@ -304,7 +327,22 @@ fn append_batch(
                 conn,
                 next_index: first,
             };
-            let new_entries = job.run(&mut ctx).ok_or(Abort::Operation)?;
+            // A panic in one operation (a bug, or input no check foresaw) fails that operation
+            // only: its savepoint is rolled back and the writer goes on with the batch.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut ctx)));
+            let new_entries = match ran {
+                Ok(entries) => entries.ok_or(Abort::Operation)?,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    log::error!("an operation panicked and was rolled back; the writer goes on: {what}");
+                    job.reject(StoreError::Io("the operation failed unexpectedly".into()));
+                    return Err(Abort::Operation);
+                }
+            };
             let mut staged = Vec::with_capacity(new_entries.len());
             let mut link = prev.clone();
             for (i, ne) in new_entries.into_iter().enumerate() {
