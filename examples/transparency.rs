@@ -232,6 +232,7 @@ async fn main() {
             state,
             token,
             progress: false,
+            insecure_http: false,
         };
         async move { monitor::audit(&opts).await.unwrap() }
     };

@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The transparency report's running tally.
     pub reports: crate::reports::ReportCache,
+    /// Per-client limit of `POST /v1/subjects/proof`.
+    pub subject_limit: crate::subjects::limit::RateLimit,
 }
 
 impl AppState {
@@ -41,14 +43,6 @@ impl AppState {
             f(&mut conn)
         })
         .await?
-    }
-
-    /// Runs a short read on the calling worker thread. Only for point reads that take tens of
-    /// microseconds (proofs, single entries): the hop to the blocking pool costs more than the
-    /// read and dominates their latency tail.
-    pub fn read_now<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, AppError>) -> Result<T, AppError> {
-        let mut conn = self.pool.get().map_err(StoreError::from)?;
-        f(&mut conn)
     }
 }
 
@@ -131,7 +125,9 @@ impl Application {
                 source,
             })?
             .port();
+        let subject_limit = crate::subjects::limit::RateLimit::per_minute(settings.subject_proofs_per_minute);
         let state = web::Data::new(AppState {
+            subject_limit,
             settings,
             pool,
             sequencer,
@@ -150,7 +146,13 @@ impl Application {
                         let response = actix_web::ResponseError::error_response(&refusal);
                         return Either::Left(ready(Ok(req.into_response(response))));
                     }
-                    Either::Right(actix_web::dev::Service::call(srv, req).map(|r| r.map(|r| r.map_into_boxed_body())))
+                    let authorised = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+                    Either::Right(actix_web::dev::Service::call(srv, req).map(move |r| {
+                        r.map(|mut r| {
+                            crate::cache::apply(authorised, r.headers_mut());
+                            r.map_into_boxed_body()
+                        })
+                    }))
                 })
                 .app_data(state.clone())
                 .app_data(route_table.clone())

@@ -26,6 +26,9 @@ use crate::error::{AppError, FieldError};
 
 /// Bodies of most endpoints: at most 1 MiB.
 pub const DEFAULT_LIMIT: usize = 1 << 20;
+/// Most elements of any one array in a body; counted while parsing, so a body of tiny
+/// elements is refused at the first one too many, not after it was all built.
+pub const MAX_ARRAY_ITEMS: usize = 100_000;
 /// The largest integer a body, and so an entry, may hold (RFC 7493 §2.2).
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
@@ -210,6 +213,7 @@ enum Refusal {
     },
     /// PostgreSQL cannot store U+0000 in text, SQLite can: refused on both alike.
     NulCharacter(String),
+    TooManyItems(String),
 }
 
 impl Refusal {
@@ -219,6 +223,14 @@ impl Refusal {
                 field,
                 "duplicate_member",
                 "this member name appears more than once in its object",
+            ),
+            Refusal::TooManyItems(field) => AppError::unprocessable(
+                "an array is longer than the ledger takes; nothing was recorded",
+                vec![FieldError {
+                    field,
+                    code: "too_many".into(),
+                    message: format!("at most {MAX_ARRAY_ITEMS} elements"),
+                }],
             ),
             Refusal::NulCharacter(field) => AppError::unprocessable(
                 "a string holds a NUL character; nothing was recorded",
@@ -326,6 +338,10 @@ impl<'de> Visitor<'de> for Checked<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(self.child(&format!("[{}]", out.len())))? {
+            if out.len() == MAX_ARRAY_ITEMS {
+                let field = self.path.clone();
+                return Err(self.refuse(Refusal::TooManyItems(field)));
+            }
             out.push(v);
         }
         Ok(Value::Array(out))

@@ -31,6 +31,8 @@ pub struct Settings {
     pub policy: Option<(String, String)>,
     /// How often time-driven transitions (order expiry, emergency validation window) run.
     pub sweep_interval: Duration,
+    /// `POST /v1/subjects/proof` calls allowed per client address per minute.
+    pub subject_proofs_per_minute: u32,
 }
 
 impl Settings {
@@ -47,6 +49,7 @@ impl Settings {
             batch_wait: Duration::from_micros(500),
             policy: None,
             sweep_interval: Duration::from_secs(60),
+            subject_proofs_per_minute: 30,
         }
     }
 

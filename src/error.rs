@@ -127,6 +127,16 @@ impl AppError {
         )
     }
 
+    /// Over a rate limit; `Retry-After` is set by the handler.
+    pub fn too_many_requests(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        )
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod authorities;
 pub mod body;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod files;

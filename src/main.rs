@@ -103,6 +103,9 @@ enum Command {
         /// An auditor token: verify embargoed entries in full too.
         #[arg(long, env = "AUDIT_TOKEN")]
         token: Option<String>,
+        /// Allow plain http:// to a host that is not loopback (the token travels in clear).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// For a notified user: have the ledger prove that entries of the request commit to your
     /// identifier, and check every proof against the pinned log key.
@@ -125,6 +128,9 @@ enum Command {
         /// The nonce from the notification (64 hex digits).
         #[arg(long)]
         nonce: String,
+        /// Allow plain http:// to a host that is not loopback (your identifier travels in clear).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Telegram's published figures (../shared/data): import records, and a check of the data.
     Dataset {
@@ -320,6 +326,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             log_key,
             state,
             token,
+            insecure_http,
         } => {
             use disclosure_ledger::monitor;
             let opts = monitor::Options {
@@ -328,6 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 state,
                 token,
                 progress: true,
+                insecure_http,
             };
             let rt = tokio::runtime::Runtime::new()?;
             match rt.block_on(monitor::audit(&opts)) {
@@ -357,6 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             kind,
             value,
             nonce,
+            insecure_http,
         } => {
             use disclosure_ledger::subjects::{check_proof, SubjectClaim, SubjectProof};
             let verifier = LogVerifier::new(&log_key)?;
@@ -368,7 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 value: value.clone(),
                 nonce,
             };
-            let client = disclosure_ledger::monitor::client::Client::new(&url, None)?;
+            let client = disclosure_ledger::monitor::client::Client::new(&url, None, insecure_http)?;
             let rt = tokio::runtime::Runtime::new()?;
             let (status, body) = rt.block_on(client.post_json("/v1/subjects/proof", &serde_json::to_value(&claim)?))?;
             if status == 404 {

@@ -19,6 +19,9 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Tree size after this process's last commit.
     pub tree_size: Gauge,
+    /// How far (s) this host's clock was behind the last entry's time at the last commit; 0
+    /// when it was not.
+    pub clock_behind_seconds: Gauge,
     /// Seconds to answer a transparency report (catch-up plus rendering).
     pub report_seconds: Histogram,
     /// Historical records accepted by `POST /v1/imports` (replays not counted).
@@ -33,6 +36,12 @@ impl Metrics {
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let tree_size = Gauge::default();
+        let clock_behind_seconds = Gauge::default();
+        registry.register(
+            "clock_behind_seconds",
+            "Seconds this host's clock was behind the last entry's time at the last commit",
+            clock_behind_seconds.clone(),
+        );
         let report_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let imported_records = Counter::default();
         registry.register("report_seconds", "Transparency report latency", report_seconds.clone());
@@ -65,6 +74,7 @@ impl Metrics {
             batch_size,
             commit_seconds,
             tree_size,
+            clock_behind_seconds,
             report_seconds,
             imported_records,
         }

@@ -257,7 +257,7 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("post", "/v1/requests/{id}/emergency-validation", Some(&["reviewer"])),
         ("post", "/v1/requests/{id}/withdraw", Some(&["officer"])),
         ("get", "/v1/requests", Some(&["officer", "reviewer", "auditor"])),
-        ("get", "/v1/requests/{id}/identifiers", Some(&["reviewer"])),
+        ("post", "/v1/requests/{id}/identifiers", Some(&["reviewer"])),
         (
             "get",
             "/v1/requests/{id}/entries",

@@ -229,12 +229,7 @@ async fn per_identifier_figures_that_overflow_when_summed_do_not_match_the_total
     let app = common::spawn().await;
     let (_, id) = approved(&app).await;
     let reviewer = app.token(Role::Reviewer);
-    let ids = app
-        .get_json_as(
-            &format!("/v1/requests/{id}/identifiers?reason=checking%20normalisation"),
-            &reviewer,
-        )
-        .await;
+    let ids = app.open_vault(&id, &reviewer, "checking normalisation").await;
     let commitments: Vec<String> = ids["identifiers"]
         .as_array()
         .unwrap()
@@ -382,12 +377,7 @@ async fn a_trunk_prefix_in_brackets_gives_the_same_commitment_as_without() {
         let (status, r) = submit(&app, &c.officer, &body).await;
         assert_eq!(status, 201, "{spelling}: {r}");
         let id = r["request"]["id"].as_str().unwrap().to_string();
-        let ids = app
-            .get_json_as(
-                &format!("/v1/requests/{id}/identifiers?reason=checking%20normalisation"),
-                &reviewer,
-            )
-            .await;
+        let ids = app.open_vault(&id, &reviewer, "checking normalisation").await;
         commitments.push(ids["identifiers"][0]["value"].clone());
     }
     assert!(commitments.iter().all(|v| v == "+33612345678"), "{commitments:?}");

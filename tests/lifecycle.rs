@@ -35,7 +35,8 @@ async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
     // The reviewer looks the identifiers up (a vault.opened entry) and reports per identifier.
     let opened: Value = app
         .client
-        .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=production")))
+        .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .json(&json!({ "reason": "production" }))
         .bearer_auth(&reviewer)
         .send()
         .await
@@ -411,6 +412,49 @@ async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
     );
     let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
     assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
+}
+
+#[tokio::test]
+async fn a_second_approval_narrows_the_first_and_never_widens_it() {
+    let app = spawn().await;
+    app.adopt_policy("eu-2023-1543").await;
+    let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
+    let mut body = order(&c, "four-eyes-widen", "kidnapping");
+    body["instrument"] = json!("production_order");
+    body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
+    let (status, submitted) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 201, "{submitted}");
+    let rid = submitted["request"]["id"].as_str().unwrap().to_string();
+    let (alice, bob) = (
+        app.token_for(Role::Reviewer, "alice"),
+        app.token_for(Role::Reviewer, "bob"),
+    );
+    // Alice approves only IP addresses of one identifier; Bob then approves everything.
+    let (status, _) = act(
+        &app,
+        &alice,
+        &rid,
+        "decision",
+        json!({ "decision": "approve", "data_categories": ["ip_address"], "identifiers": 1 }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["request"]["status"], "approved_narrowed");
+    let entry = &check_receipt(&app, &second["receipt"]).await[0];
+    assert_eq!(entry.public["data_categories"], json!(["ip_address"]));
+    assert_eq!(entry.public["identifiers"], 1);
+    // Nothing beyond what both approved can be disclosed.
+    let (status, _) = act(
+        &app,
+        &alice,
+        &rid,
+        "disclosure",
+        json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "phone_number": 1 } }),
+    )
+    .await;
+    assert_eq!(status, 400);
 }
 
 async fn spawn_sweeping() -> TestApp {

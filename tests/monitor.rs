@@ -21,6 +21,7 @@ async fn audit(app: &TestApp, state: &Path, token: Option<String>) -> Result<Out
         state: state.to_path_buf(),
         token,
         progress: false,
+        insecure_http: false,
     };
     monitor::audit(&opts).await
 }
@@ -201,6 +202,7 @@ async fn a_server_showing_another_tree_at_a_trusted_size_is_a_fork() {
         state: state.clone(),
         token: None,
         progress: false,
+        insecure_http: false,
     };
     let key = honest.text("/v1/log/key").await.trim().to_string();
     let mut o = opts(&forked);

@@ -305,7 +305,8 @@ async fn opening_the_vault_needs_a_reason_and_is_itself_an_entry() {
     let reviewer = app.token(Role::Reviewer);
     let r = app
         .client
-        .get(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .json(&json!({}))
         .bearer_auth(&reviewer)
         .send()
         .await
@@ -313,7 +314,8 @@ async fn opening_the_vault_needs_a_reason_and_is_itself_an_entry() {
     common::assert_problem(r, 400).await;
     let r = app
         .client
-        .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=ab")))
+        .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .json(&json!({ "reason": "ab" }))
         .bearer_auth(&reviewer)
         .send()
         .await
@@ -321,9 +323,8 @@ async fn opening_the_vault_needs_a_reason_and_is_itself_an_entry() {
     common::assert_problem(r, 400).await;
     let r = app
         .client
-        .get(app.url(&format!(
-            "/v1/requests/{id}/identifiers?reason=lookup%20for%20production"
-        )))
+        .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .json(&json!({ "reason": "lookup for production" }))
         .bearer_auth(&reviewer)
         .send()
         .await
@@ -362,7 +363,8 @@ async fn opening_the_vault_needs_a_reason_and_is_itself_an_entry() {
     for token in [c.officer.clone(), app.token(Role::Auditor)] {
         let r = app
             .client
-            .get(app.url(&format!("/v1/requests/{id}/identifiers?reason=curious%20me")))
+            .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+            .json(&json!({ "reason": "curious me" }))
             .bearer_auth(token)
             .send()
             .await

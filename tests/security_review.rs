@@ -127,3 +127,222 @@ async fn the_data_directory_keys_and_database_are_private_whatever_the_umask() {
         .expect("refused");
     assert!(err.to_string().contains("log-key.pem"), "{err}");
 }
+
+async fn submit_status(app: &common::TestApp, officer: &str, body: &serde_json::Value) -> u16 {
+    app.client
+        .post(app.url("/v1/requests"))
+        .bearer_auth(officer)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// One officer cannot fill the disk or the writer: list and string lengths are refused before
+/// any rule, with nothing recorded; a refused request leaves no raw identifier in the vault.
+#[tokio::test]
+async fn shape_limits_come_before_the_rules_and_refused_requests_keep_no_identifiers() {
+    use diesel::prelude::*;
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let before = app.size().await;
+    let mut cases = Vec::new();
+    let mut many_categories = order(&c, "shape-1", "drug_trafficking");
+    many_categories["data_categories"] = json!(vec!["ip_address"; 1_000]);
+    cases.push((many_categories, "data_categories", "too_many"));
+    let mut many_targets = order(&c, "shape-2", "drug_trafficking");
+    many_targets["targets"] = json!((0..15_000)
+        .map(|i| json!({ "kind": "user_id", "value": i.to_string() }))
+        .collect::<Vec<_>>());
+    cases.push((many_targets, "targets", "too_many"));
+    let mut long_text = order(&c, "shape-3", "drug_trafficking");
+    long_text["legal_citation"] = json!("x".repeat(5000));
+    cases.push((long_text, "legal_citation", "too_long"));
+    let mut long_value = order(&c, "shape-4", "drug_trafficking");
+    long_value["targets"][0]["value"] = json!("1".repeat(300));
+    cases.push((long_value, "targets[0]", "too_long"));
+    for (body, field, code) in cases {
+        let (status, p) = submit(&app, &c.officer, &body).await;
+        assert_eq!(status, 422, "{field}");
+        assert_eq!(p["errors"][0]["field"], field, "{p}");
+        assert_eq!(p["errors"][0]["code"], code);
+        assert!(p.get("receipt").is_none(), "nothing recorded for {field}");
+    }
+    // 120,000 categories do not even fit the body limit.
+    let mut huge = order(&c, "shape-6", "drug_trafficking");
+    huge["data_categories"] = json!(vec!["ip_address"; 120_000]);
+    assert_eq!(submit_status(&app, &c.officer, &huge).await, 413);
+    assert_eq!(app.size().await, before);
+
+    // Over the policy's own limit (10) but within the shape: recorded as rejected under V7,
+    // and not one of its identifiers kept in the vault.
+    let mut overbroad = order(&c, "shape-5", "drug_trafficking");
+    overbroad["targets"] = json!((0..50)
+        .map(|i| json!({ "kind": "user_id", "value": (1000 + i).to_string() }))
+        .collect::<Vec<_>>());
+    let (status, p) = submit(&app, &c.officer, &overbroad).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(p["receipt"].is_object(), "a rule failure is recorded");
+    let id = p["request"]["id"].as_str().unwrap().to_string();
+    let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+    let kept: i64 = disclosure_ledger::store::schema::vault::table
+        .filter(disclosure_ledger::store::schema::vault::request_id.eq(&id))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(kept, 0, "a refused request keeps no raw identifier");
+}
+
+#[tokio::test]
+async fn a_ledger_minted_officer_token_needs_an_authority_in_good_standing() {
+    use std::time::Duration;
+    let app = common::spawn().await;
+    let (_, tokens) = disclosure_ledger::app::instance_keys(&app.settings).unwrap();
+    let whoami = |t: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/v1/auth/whoami"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let ttl = Duration::from_secs(600);
+    assert_eq!(whoami(tokens.mint(Role::Officer, "o", ttl, None).unwrap()).await, 401);
+    assert_eq!(
+        whoami(tokens.mint(Role::Officer, "o", ttl, Some(String::new())).unwrap()).await,
+        401
+    );
+    assert_eq!(
+        whoami(tokens.mint(Role::Officer, "o", ttl, Some("nobody".into())).unwrap()).await,
+        401
+    );
+    let authority = app.register_authority().await;
+    let officer = tokens.mint(Role::Officer, "o", ttl, Some(authority.clone())).unwrap();
+    assert_eq!(whoami(officer.clone()).await, 200);
+    let (status, _) = app
+        .admin_post(&format!("/v1/authorities/{authority}/suspend"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        whoami(officer).await,
+        401,
+        "a suspended authority's officers are refused"
+    );
+}
+
+#[tokio::test]
+async fn a_leap_second_that_never_was_is_not_an_instant() {
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let mut body = order(&c, "leap", "drug_trafficking");
+    body["issued_at"] = json!("2026-11-01T12:30:60Z");
+    let (status, r) = submit(&app, &c.officer, &body).await;
+    assert_eq!(status, 422, "{r}");
+    assert!(
+        r["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["field"] == "issued_at"),
+        "{r}"
+    );
+    let (status, r) = app
+        .admin_post(
+            &format!("/v1/authorities/{}/keys", c.id),
+            json!({ "alg": "EdDSA", "not_before": "2026-06-30T23:59:60Z",
+                    "jwk": { "kty": "OKP", "crv": "Ed25519", "x": BASE64_URL_SAFE_NO_PAD.encode(ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng).verifying_key().as_bytes()) } }),
+        )
+        .await;
+    assert_eq!(status, 422, "{r}");
+}
+
+#[tokio::test]
+async fn only_yyyy_qn_is_a_quarter() {
+    let app = common::spawn().await;
+    for q in ["2025-Q01", "%2B2025-Q1", "2025-Q5", "2025-q1"] {
+        let r = app.get(&format!("/v1/reports/transparency?from={q}")).await;
+        assert_eq!(r.status(), 400, "{q}");
+    }
+    assert_eq!(app.get("/v1/reports/transparency?from=2025-Q1").await.status(), 200);
+}
+
+/// A shared cache may keep only what is the same for everyone and never changes.
+#[tokio::test]
+async fn answers_that_depend_on_the_caller_are_never_cacheable() {
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let (_, r) = submit(&app, &c.officer, &order(&c, "cache", "drug_trafficking")).await;
+    let id = r["request"]["id"].as_str().unwrap().to_string();
+    let auditor = app.token(Role::Auditor);
+    let reviewer = app.token(Role::Reviewer);
+    // The entry bundle holds an embargoed request: to an auditor it is private, to the public
+    // its bytes change when the embargo ends, so it is not immutable for either.
+    let r = app
+        .client
+        .get(app.url("/tile/entries/000.p/5"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    assert!(r.headers().get_all("vary").iter().any(|v| v == "Authorization"));
+    let r = app.get("/tile/entries/000.p/5").await;
+    assert!(!r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(r.headers().get_all("vary").iter().any(|v| v == "Authorization"));
+    for path in ["/v1/log/entries?start=0", "/v1/log/entries/3", "/v1/auth/whoami"] {
+        let r = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&auditor)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "private, no-store", "{path}");
+    }
+    // The vault: reason in the body, the answer never stored.
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/requests/{id}/identifiers")))
+        .bearer_auth(&reviewer)
+        .json(&json!({ "reason": "production of the data" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("no-store"));
+}
+
+#[tokio::test]
+async fn the_affected_user_endpoint_is_rate_limited_per_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let app = common::spawn_with(dir, url, |s| s.subject_proofs_per_minute = 3).await;
+    let claim = json!({ "request_id": uuid::Uuid::new_v4().to_string(), "kind": "phone_number",
+                        "value": "+33612345678", "nonce": "0".repeat(64) });
+    for _ in 0..3 {
+        let r = app
+            .client
+            .post(app.url("/v1/subjects/proof"))
+            .json(&claim)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+    }
+    let r = app
+        .client
+        .post(app.url("/v1/subjects/proof"))
+        .json(&claim)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    common::assert_problem(r, 429).await;
+}

@@ -33,9 +33,7 @@ async fn a_notified_user_gets_proofs_of_the_entries_that_commit_to_their_number(
             .0,
         200
     );
-    let vault: Value = app
-        .get_json_as(&format!("/v1/requests/{id}/identifiers?reason=notification"), &reviewer)
-        .await;
+    let vault: Value = app.open_vault(&id, &reviewer, "notification").await;
     let phone = vault["identifiers"]
         .as_array()
         .unwrap()

@@ -2,9 +2,8 @@
 //! that does not hold a valid token is refused with 401 rather than treated as the public, so a
 //! client never silently loses access it thinks it has.
 
-use std::future::{ready, Ready};
-
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 
 use super::{Claims, Role};
 use crate::app::AppState;
@@ -37,14 +36,15 @@ impl Caller {
 
 impl FromRequest for Caller {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(extract(req))
+        let req = req.clone();
+        Box::pin(async move { extract(&req).await })
     }
 }
 
-fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
+async fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
         return Ok(Caller(None));
     };
@@ -59,12 +59,12 @@ fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state missing"))?;
-    verify(state, token.trim()).map(|c| Caller(Some(c)))
+    verify(state, token.trim()).await.map(|c| Caller(Some(c)))
 }
 
 /// Checks a bearer token from either kind of issuer. Refusals are 401 with a reason that names
 /// no secret.
-fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
+async fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
     let refused = |why: String| AppError::unauthorized(format!("token refused: {why}"));
     // The form first (header members, strict JSON), before any key is chosen; `alg: none` and
     // unknown algorithms fail in `decode_header`.
@@ -74,7 +74,11 @@ fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
     let unverified: Unverified = jsonwebtoken::dangerous::insecure_decode_claims(token)
         .map_err(|_| refused("the token has no issuer".into()))?;
     if unverified.iss == state.tokens.issuer() {
-        return state.tokens.verify(token).map_err(|e| refused(e.to_string()));
+        let claims = state.tokens.verify(token).map_err(|e| refused(e.to_string()))?;
+        if claims.role == Role::Officer {
+            officer_authority_in_good_standing(state, &claims).await?;
+        }
+        return Ok(claims);
     }
     let kid = header
         .kid
@@ -82,14 +86,38 @@ fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
     let iss = unverified.iss;
     let now = format_time(chrono::Utc::now());
     let lookup = (iss.clone(), kid);
+    // On the blocking pool, never on the async worker: a slow or unreachable database must
+    // not stall every other request this worker serves.
     let key = state
-        .read_now(move |conn| Ok(authorities::find_active_key(conn, &lookup.0, &lookup.1, &now)?))?
+        .read(move |conn| Ok(authorities::find_active_key(conn, &lookup.0, &lookup.1, &now)?))
+        .await?
         .map_err(|why| refused(why.to_string()))?;
     let decoding = decoding_key(&key.jwk).map_err(AppError::internal)?;
     state
         .tokens
         .verify_authority_token(token, &iss, key.alg.jwt(), &decoding)
         .map_err(|e| refused(e.to_string()))
+}
+
+/// A ledger-minted officer token acts for an authority like one the authority signed: it must
+/// name the authority, and the authority must be registered and not suspended. Without this an
+/// officer token with no authority would act for the empty authority, and a suspended court's
+/// officers would keep reading and withdrawing.
+async fn officer_authority_in_good_standing(state: &AppState, claims: &Claims) -> Result<(), AppError> {
+    let refused = |why: &str| AppError::unauthorized(format!("token refused: {why}"));
+    let id = claims
+        .authority
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| refused("an officer token must name its authority"))?;
+    let status = state
+        .read(move |conn| Ok(authorities::load(conn, &id)?.map(|a| a.status)))
+        .await?;
+    match status.as_deref() {
+        Some(authorities::STATUS_VERIFIED) => Ok(()),
+        Some(_) => Err(refused("the officer's authority is suspended")),
+        None => Err(refused("the officer's authority is not registered")),
+    }
 }
 
 #[derive(serde::Deserialize)]

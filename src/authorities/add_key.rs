@@ -43,9 +43,9 @@ fn time(field_name: &str, value: &Option<String>) -> Result<Option<String>, Fiel
     value
         .as_deref()
         .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| format_time(t.with_timezone(&chrono::Utc)))
-                .map_err(|_| field(field_name, format!("{field_name} must be an RFC 3339 date-time")))
+            crate::ledger::entry::parse_instant(s)
+                .map(format_time)
+                .ok_or_else(|| field(field_name, format!("{field_name} must be an RFC 3339 date-time")))
         })
         .transpose()
 }

@@ -13,7 +13,7 @@ use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::entry::format_time;
 use crate::store::{schema::imports, DbConnection, StoreError};
 
-/// Records appended per sequencer operation: one transaction savepoint each.
+/// Import rows per INSERT statement on PostgreSQL.
 const CHUNK: usize = 1000;
 /// At most this many records per call.
 pub const MAX_RECORDS: usize = 100_000;
@@ -48,6 +48,10 @@ fn parse(body: &[u8], ndjson: bool) -> Result<Vec<Parsed>, AppError> {
         for (n, line) in body.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
+            }
+            // Counted as the lines are read: the record past the cap stops the parse.
+            if out.len() == MAX_RECORDS {
+                return Err(AppError::bad_request(format!("send 1 to {MAX_RECORDS} records")));
             }
             out.push((n, body::value(line, &format!("records[{n}]"))?));
         }
@@ -160,57 +164,49 @@ pub async fn create(
         }
     }
 
-    let mut pending = Vec::new();
-    while !fresh.is_empty() {
-        let chunk: Vec<Parsed> = fresh.drain(..fresh.len().min(CHUNK)).collect();
-        pending.push(
-            state
-                .sequencer
-                .append(move |ctx: &mut crate::store::AppendCtx<'_>| -> Result<_, AppError> {
-                    let ids: Vec<&str> = chunk.iter().map(|p| p.record.external_id()).collect();
-                    let again = stored(ctx.conn, &ids)?;
-                    let now = format_time(chrono::Utc::now());
-                    let mut entries = Vec::new();
-                    let mut indexes = Vec::new();
-                    let mut rows = Vec::new();
-                    for p in &chunk {
-                        match again.get(p.record.external_id()) {
-                            Some(d) if *d == p.sha256 => continue, // a concurrent identical import
-                            Some(_) => return Err(conflict(p.record.external_id())),
-                            None => {}
-                        }
-                        let index = ctx.next_index + entries.len() as u64;
-                        rows.push((
-                            imports::external_id.eq(p.record.external_id()),
-                            imports::record_sha256.eq(&p.sha256),
-                            imports::entry_index.eq(index as i64),
-                            imports::imported_at.eq(&now),
-                        ));
-                        entries.push(p.record.entry());
-                        indexes.push(index);
-                    }
-                    // One statement for the chunk on PostgreSQL, where a round trip per record is
-                    // what bounds the import; SQLite is in process (and diesel's multi-backend
-                    // connection has no batch insert).
-                    match &mut *ctx.conn {
-                        DbConnection::Postgresql(pg) if !rows.is_empty() => {
-                            diesel::insert_into(imports::table).values(&rows).execute(pg)
-                        }
-                        conn => rows
-                            .iter()
-                            .try_for_each(|row| diesel::insert_into(imports::table).values(row).execute(conn).map(drop))
-                            .map(|()| rows.len()),
-                    }
-                    .map_err(StoreError::from)?;
-                    Ok((indexes, entries))
-                }),
-        );
-    }
-    let mut indexes = Vec::new();
-    for result in futures_util::future::join_all(pending).await {
-        let (mut appended, _) = result?;
-        indexes.append(&mut appended);
-    }
+    // One operation for the whole call: a conflict found under the head lock refuses all of
+    // it, so an import is all or nothing (an earlier chunk never commits alone).
+    let (indexes, _) = state
+        .sequencer
+        .append(move |ctx: &mut crate::store::AppendCtx<'_>| -> Result<_, AppError> {
+            let ids: Vec<&str> = fresh.iter().map(|p| p.record.external_id()).collect();
+            let again = stored(ctx.conn, &ids)?;
+            let now = format_time(ctx.time);
+            let mut entries = Vec::new();
+            let mut indexes = Vec::new();
+            let mut rows = Vec::new();
+            for p in &fresh {
+                match again.get(p.record.external_id()) {
+                    Some(d) if *d == p.sha256 => continue, // a concurrent identical import
+                    Some(_) => return Err(conflict(p.record.external_id())),
+                    None => {}
+                }
+                let index = ctx.next_index + entries.len() as u64;
+                rows.push((
+                    imports::external_id.eq(p.record.external_id()),
+                    imports::record_sha256.eq(&p.sha256),
+                    imports::entry_index.eq(index as i64),
+                    imports::imported_at.eq(&now),
+                ));
+                entries.push(p.record.entry());
+                indexes.push(index);
+            }
+            // One statement per chunk on PostgreSQL, where a round trip per record is what
+            // bounds the import; SQLite is in process (and diesel's multi-backend connection
+            // has no batch insert).
+            for chunk in rows.chunks(CHUNK) {
+                match &mut *ctx.conn {
+                    DbConnection::Postgresql(pg) => diesel::insert_into(imports::table).values(chunk).execute(pg),
+                    conn => chunk
+                        .iter()
+                        .try_for_each(|row| diesel::insert_into(imports::table).values(row).execute(conn).map(drop))
+                        .map(|()| chunk.len()),
+                }
+                .map_err(StoreError::from)?;
+            }
+            Ok((indexes, entries))
+        })
+        .await?;
     state.metrics.imported_records.inc_by(indexes.len() as u64);
     Ok(HttpResponse::Ok().json(ImportSummary {
         records: total,

@@ -139,7 +139,16 @@ fn is_lower_hex64(s: &str) -> bool {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the one spelling DESIGN §4.1 allows, and a real instant.
 pub(super) fn is_rfc3339_millis_utc(s: &str) -> bool {
-    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.' && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+    s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.' && parse_instant(s).is_some()
+}
+
+/// An RFC 3339 date-time from untrusted input, as an instant. chrono reads a seconds field of
+/// `60` as a leap second whatever the date; UTC has had none since 2016 and the ledger's clock
+/// never reads one, so such a time is refused rather than taken for the next second.
+pub fn parse_instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::Timelike;
+    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    (t.nanosecond() < 1_000_000_000).then(|| t.with_timezone(&chrono::Utc))
 }
 
 /// Formats an instant the way entries carry it.

@@ -10,7 +10,12 @@ const GRACE_DAYS: i64 = 30;
 /// entry, which never is.
 pub fn embargo_ends(subject: Option<&str>, time: &str) -> Option<DateTime<Utc>> {
     subject?;
-    let t = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
+    // Fails closed: a request entry whose time does not parse stays embargoed for good rather
+    // than being shown at once.
+    let Ok(t) = DateTime::parse_from_rfc3339(time) else {
+        return Some(DateTime::<Utc>::MAX_UTC);
+    };
+    let t = t.with_timezone(&Utc);
     let quarter_start_month = ((t.month() - 1) / 3) * 3 + 1;
     let (y, m) = if quarter_start_month == 10 {
         (t.year() + 1, 1)
@@ -32,5 +37,6 @@ mod tests {
         let end = embargo_ends(Some("x"), "2026-01-01T00:00:00.000Z").unwrap();
         assert_eq!(end.to_rfc3339(), "2026-05-01T00:00:00+00:00");
         assert_eq!(embargo_ends(None, "2026-01-01T00:00:00.000Z"), None);
+        assert_eq!(embargo_ends(Some("x"), "not a time"), Some(DateTime::<Utc>::MAX_UTC));
     }
 }

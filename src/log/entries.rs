@@ -12,6 +12,8 @@ use crate::store::queries::{self, StoredEntry};
 
 pub const DEFAULT_LIMIT: u64 = 100;
 pub const MAX_LIMIT: u64 = 1000;
+/// A page holds at most about this many bytes of entries (1 MiB).
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -94,10 +96,17 @@ pub async fn list_entries(
     let (rows, size) = state
         .read(move |conn| Ok((queries::entries_page(conn, start, limit)?, queries::head_size(conn)?)))
         .await?;
-    let entries = rows
-        .iter()
-        .map(|e| visible(&caller, e))
-        .collect::<Result<Vec<_>, _>>()?;
+    // A page is bounded by bytes as well as by count: it ends before the entry that would take
+    // it past MAX_PAGE_BYTES (always holding at least one), and `next` says where to go on.
+    let mut bytes = 0;
+    let mut entries = Vec::with_capacity(rows.len());
+    for e in &rows {
+        bytes += e.canonical.len();
+        if bytes > MAX_PAGE_BYTES && !entries.is_empty() {
+            break;
+        }
+        entries.push(visible(&caller, e)?);
+    }
     let end = start + entries.len() as u64;
     let next = (end < size && !entries.is_empty()).then_some(end);
     Ok(HttpResponse::Ok().json(EntryPage { start, entries, next }))

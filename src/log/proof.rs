@@ -64,38 +64,40 @@ pub async fn inclusion(
     params: web::Query<InclusionParams>,
 ) -> Result<HttpResponse, AppError> {
     let InclusionParams { index, size } = params.into_inner();
-    let proof = state.read_now(|conn| {
-        let tree = queries::head_size(conn)?;
-        let size = size.unwrap_or(tree);
-        if size > tree {
-            return Err(AppError::not_found(format!(
-                "size {size} is beyond the tree size {tree}"
-            )));
-        }
-        if index >= size {
-            return Err(AppError::not_found(format!(
-                "index {index} is not in a tree of size {size}"
-            )));
-        }
-        let (leaf, root, path) = with_prefetch(conn, |r| {
-            let leaf = tlog_tiles::HashReader::read_hashes(r, &[merkle::stored_hash_index(0, index)])
-                .map_err(|e| crate::ledger::LedgerError::Proof(e.to_string()))?[0];
-            Ok::<_, crate::ledger::LedgerError>((
-                leaf,
-                merkle::root(size, r)?,
-                merkle::inclusion_proof(index, size, r)?,
-            ))
+    let proof = state
+        .read(move |conn| {
+            let tree = queries::head_size(conn)?;
+            let size = size.unwrap_or(tree);
+            if size > tree {
+                return Err(AppError::not_found(format!(
+                    "size {size} is beyond the tree size {tree}"
+                )));
+            }
+            if index >= size {
+                return Err(AppError::not_found(format!(
+                    "index {index} is not in a tree of size {size}"
+                )));
+            }
+            let (leaf, root, path) = with_prefetch(conn, |r| {
+                let leaf = tlog_tiles::HashReader::read_hashes(r, &[merkle::stored_hash_index(0, index)])
+                    .map_err(|e| crate::ledger::LedgerError::Proof(e.to_string()))?[0];
+                Ok::<_, crate::ledger::LedgerError>((
+                    leaf,
+                    merkle::root(size, r)?,
+                    merkle::inclusion_proof(index, size, r)?,
+                ))
+            })
+            .map_err(StoreError::from)?
+            .map_err(AppError::internal)?;
+            Ok(InclusionProof {
+                index,
+                size,
+                leaf_hash: hex_hash(&leaf),
+                root: hex_hash(&root),
+                proof: hexes(&path),
+            })
         })
-        .map_err(StoreError::from)?
-        .map_err(AppError::internal)?;
-        Ok(InclusionProof {
-            index,
-            size,
-            leaf_hash: hex_hash(&leaf),
-            root: hex_hash(&root),
-            proof: hexes(&path),
-        })
-    })?;
+        .await?;
     Ok(HttpResponse::Ok().json(proof))
 }
 
@@ -118,19 +120,21 @@ pub async fn consistency(
     if from > to {
         return Err(AppError::invalid_parameter("from", "from must not exceed to"));
     }
-    let proof = state.read_now(|conn| {
-        let tree = queries::head_size(conn)?;
-        if to > tree {
-            return Err(AppError::not_found(format!("size {to} is beyond the tree size {tree}")));
-        }
-        let path = with_prefetch(conn, |r| merkle::consistency_proof(from, to, r))
-            .map_err(StoreError::from)?
-            .map_err(AppError::internal)?;
-        Ok(ConsistencyProof {
-            from,
-            to,
-            proof: hexes(&path),
+    let proof = state
+        .read(move |conn| {
+            let tree = queries::head_size(conn)?;
+            if to > tree {
+                return Err(AppError::not_found(format!("size {to} is beyond the tree size {tree}")));
+            }
+            let path = with_prefetch(conn, |r| merkle::consistency_proof(from, to, r))
+                .map_err(StoreError::from)?
+                .map_err(AppError::internal)?;
+            Ok(ConsistencyProof {
+                from,
+                to,
+                proof: hexes(&path),
+            })
         })
-    })?;
+        .await?;
     Ok(HttpResponse::Ok().json(proof))
 }

@@ -44,8 +44,11 @@ fn parse(path: &str) -> Option<(Option<u8>, u64, u64)> {
     Some((level, n, width))
 }
 
-fn cache(full: bool) -> (&'static str, &'static str) {
-    if full {
+/// `immutable` only for bytes that can never change: a full tile, and among entry bundles only
+/// one with no embargo stub (its bytes change when the embargo ends). Answers to an
+/// authorised caller are made `private, no-store` by [`crate::cache`].
+fn cache(full: bool, stubbed: bool) -> (&'static str, &'static str) {
+    if full && !stubbed {
         ("Cache-Control", "public, max-age=31536000, immutable")
     } else {
         ("Cache-Control", "no-cache")
@@ -76,47 +79,58 @@ pub async fn tile(
 ) -> Result<HttpResponse, AppError> {
     let (level, n, width) = parse(&path).ok_or_else(|| AppError::bad_request("not a C2SP tile path"))?;
     let full = width == WIDTH;
-    let bytes = state.read_now(move |conn| {
-        let size = queries::head_size(conn)?;
-        let level_shift = u32::from(HEIGHT) * u32::from(level.unwrap_or(0));
-        let end = n
-            .checked_mul(WIDTH)
-            .and_then(|s| s.checked_add(width))
-            .ok_or_else(|| AppError::not_found("beyond the tree"))?;
-        // Every hash of the tile is a complete subtree of 256^L leaves.
-        if end > size >> level_shift {
-            return Err(AppError::not_found(format!(
-                "that tile is not in the tree of size {size}"
-            )));
-        }
-        match level {
-            Some(l) => {
-                let t = tlog_tiles::Tile::new(HEIGHT, l, n, width as u32, false);
-                t.read_data(&DbHashReader::new(conn)).map_err(AppError::internal)
+    let (bytes, stubbed) = state
+        .read(move |conn| {
+            let size = queries::head_size(conn)?;
+            let level_shift = u32::from(HEIGHT) * u32::from(level.unwrap_or(0));
+            let end = n
+                .checked_mul(WIDTH)
+                .and_then(|s| s.checked_add(width))
+                .ok_or_else(|| AppError::not_found("beyond the tree"))?;
+            // Every hash of the tile is a complete subtree of 256^L leaves.
+            if end > size >> level_shift {
+                return Err(AppError::not_found(format!(
+                    "that tile is not in the tree of size {size}"
+                )));
             }
-            None => {
-                let rows = queries::entries_page(conn, n * WIDTH, width)?;
-                let mut out = Vec::new();
-                for e in rows {
-                    let body = match embargo_ends(subject_of(&e.canonical).as_deref(), &time_of(&e.canonical)) {
-                        Some(until) if !caller.sees_embargoed() && until > chrono::Utc::now() => serde_json::json!({
-                            "index": e.idx,
-                            "leaf_hash": hex_hash(&leaf_hash(e.canonical.as_bytes())),
-                            "embargoed_until": until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        })
-                        .to_string(),
-                        _ => e.canonical,
-                    };
-                    out.extend_from_slice(&(body.len() as u16).to_be_bytes());
-                    out.extend_from_slice(body.as_bytes());
+            match level {
+                Some(l) => {
+                    let t = tlog_tiles::Tile::new(HEIGHT, l, n, width as u32, false);
+                    let bytes = t.read_data(&DbHashReader::new(conn)).map_err(AppError::internal)?;
+                    Ok((bytes, false))
                 }
-                Ok(out)
+                None => {
+                    let rows = queries::entries_page(conn, n * WIDTH, width)?;
+                    let mut out = Vec::new();
+                    let mut stubbed = false;
+                    for e in rows {
+                        let body = match embargo_ends(subject_of(&e.canonical).as_deref(), &time_of(&e.canonical)) {
+                            Some(until) if !caller.sees_embargoed() && until > chrono::Utc::now() => {
+                                stubbed = true;
+                                serde_json::json!({
+                                    "index": e.idx,
+                                    "leaf_hash": hex_hash(&leaf_hash(e.canonical.as_bytes())),
+                                    "embargoed_until": until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                                })
+                                .to_string()
+                            }
+                            _ => e.canonical,
+                        };
+                        // The sequencer never signs a longer entry; a row edited behind its back
+                        // is an error here, never a silently truncated prefix.
+                        let len = u16::try_from(body.len())
+                            .map_err(|_| AppError::internal(format!("entry {} exceeds 65535 bytes", e.idx)))?;
+                        out.extend_from_slice(&len.to_be_bytes());
+                        out.extend_from_slice(body.as_bytes());
+                    }
+                    Ok((out, stubbed))
+                }
             }
-        }
-    })?;
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .insert_header(cache(full))
+        .insert_header(cache(full, stubbed))
         .body(bytes))
 }
 

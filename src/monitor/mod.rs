@@ -75,6 +75,8 @@ pub struct Options {
     pub token: Option<String>,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// Allow plain `http://` to a host that is not loopback.
+    pub insecure_http: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -310,7 +312,7 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
 pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
     let started = Instant::now();
     let verifier = LogVerifier::new(&opts.log_key).map_err(|e| MonitorError::Checkpoint(format!("log key: {e}")))?;
-    let client = Client::new(&opts.url, opts.token.clone())?;
+    let client = Client::new(&opts.url, opts.token.clone(), opts.insecure_http)?;
     let mut st = State::load(&opts.state, &opts.log_key)?;
     let from_size = st.size;
     let checker = Checker {

@@ -88,14 +88,39 @@ impl State {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), MonitorError> {
-        let tmp = path.with_extension("tmp");
+        // A fresh temporary file beside the state (random name, created exclusively, mode
+        // 0600), never a predictable path that a planted symlink could redirect; then an
+        // atomic rename over the state.
         let write = || -> std::io::Result<()> {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mut f = tempfile::NamedTempFile::new_in(dir)?;
             f.write_all(&serde_json::to_vec(self).map_err(std::io::Error::other)?)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
+            f.as_file().sync_all()?;
+            f.persist(path).map_err(|e| e.error)?;
+            Ok(())
         };
         write().map_err(|e| MonitorError::State(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saving_never_follows_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        let path = dir.path().join("state.json");
+        // The path the old code wrote through first.
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        State::new("example.org/log+00000000+AAAA").save(&path).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with('{'));
     }
 }

@@ -32,7 +32,16 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
             })
         })
         .await?;
-    Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
+    let behind = state.sequencer.clock_behind_ms();
+    let body = if behind > crate::store::sequencer::CLOCK_TOLERANCE_MS {
+        format!(
+            "ready; warning: this host's clock is {:.1} s behind the last entry's time\n",
+            behind as f64 / 1000.0
+        )
+    } else {
+        "ready".to_string()
+    };
+    Ok(HttpResponse::Ok().content_type("text/plain").body(body))
 }
 
 /// Prometheus text exposition: appends, batch sizes, commit latency, tree size.

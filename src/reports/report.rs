@@ -108,12 +108,14 @@ pub struct Report {
 }
 
 /// The first day of a `YYYY-Qn` quarter.
+/// Only exactly `YYYY-Qn` (four ASCII digits, `-Q`, 1 to 4) is a quarter: `+2025-Q1` or
+/// `2025-Q01` would parse as numbers yet compare as other strings.
 pub fn quarter_start(q: &str) -> Option<NaiveDate> {
-    let (y, n) = q.split_once("-Q")?;
-    let (y, n): (i32, u32) = (y.parse().ok()?, n.parse().ok()?);
-    if !(1..=4).contains(&n) || y.to_string().len() != 4 {
+    let b = q.as_bytes();
+    if b.len() != 7 || !b[..4].iter().all(u8::is_ascii_digit) || &b[4..6] != b"-Q" || !(b'1'..=b'4').contains(&b[6]) {
         return None;
     }
+    let (y, n): (i32, u32) = (q[..4].parse().ok()?, u32::from(b[6] - b'0'));
     NaiveDate::from_ymd_opt(y, (n - 1) * 3 + 1, 1)
 }
 
@@ -328,6 +330,17 @@ mod tests {
     fn a_quarter_is_public_thirty_days_after_it_ends() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert!(!quarter_released("2026-Q3", at("2026-10-30T23:59:59Z")));
+        for odd in [
+            "2025-Q01",
+            "+2025-Q1",
+            "2025-Q5",
+            "2025-q1",
+            "25-Q1",
+            "2025-Q1 ",
+            "２025-Q1",
+        ] {
+            assert!(quarter_start(odd).is_none(), "{odd}");
+        }
         assert!(quarter_released("2026-Q3", at("2026-10-31T00:00:00Z")));
         assert!(!quarter_released("2026-Q5", at("2030-01-01T00:00:00Z")));
     }

@@ -38,6 +38,13 @@ pub async fn amend(
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
     let body: SubmitRequest = crate::body::json(&req, payload).await?;
+    let shape = body.shape_errors();
+    if !shape.is_empty() {
+        return Err(AppError::unprocessable(
+            "the request exceeds the ledger's shape limits; nothing was recorded",
+            shape,
+        ));
+    }
     let id = id.into_inner();
     let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
     let (outcome, appended) = state

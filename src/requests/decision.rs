@@ -73,6 +73,21 @@ pub async fn decide(
                 if !(1..=cur.identifiers).contains(&identifiers) {
                     return Err(AppError::invalid_parameter("identifiers", "approve between 1 and the requested number of identifiers"));
                 }
+                // The second of two approvals can narrow the first, never widen it: what both
+                // reviewers approved is what is approved.
+                let (categories, identifiers) = match (&cur.first_approver, &cur.first_approval) {
+                    (Some(first), Some((first_categories, first_identifiers))) if *first != reviewer => (
+                        categories.into_iter().filter(|c| first_categories.contains(c)).collect::<Vec<_>>(),
+                        identifiers.min(*first_identifiers),
+                    ),
+                    _ => (categories, identifiers),
+                };
+                if categories.is_empty() {
+                    return Err(AppError::invalid_parameter(
+                        "data_categories",
+                        "the second approval shares no category with the first",
+                    ));
+                }
                 let narrowed = categories.len() < cur.data_categories.len() || identifiers < cur.identifiers;
                 // Four eyes: an emergency request needs two distinct reviewers' approvals when
                 // the policy says so; the first is recorded and the request stays under review.

@@ -1,8 +1,8 @@
-use actix_web::{get, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
@@ -11,11 +11,12 @@ use crate::log::EntryReceipt;
 use crate::store::schema::{requests, vault};
 use crate::store::{NewEntry, StoreError};
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OpenParams {
-    /// Why the vault is opened (3–500 characters); sealed in the `vault.opened` entry.
-    pub reason: Option<String>,
+/// Why the vault is opened. In the body, not the URL: a URL ends up in access logs and caches.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenVault {
+    /// 3–500 characters; sealed in the `vault.opened` entry.
+    pub reason: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,11 +36,13 @@ pub struct VaultOpened {
     pub receipt: EntryReceipt,
 }
 
-/// The raw identifiers of a request, for the reviewer who must look them up. Every read is
-/// itself an entry (`vault.opened`), committed before the values are returned.
+/// The raw identifiers of a request, for the reviewer who must look them up. Every opening is
+/// itself an entry (`vault.opened`), committed before the values are returned; the answer is
+/// `Cache-Control: no-store`.
 #[utoipa::path(
-    get, path = "/v1/requests/{id}/identifiers", tag = "requests",
-    params(("id" = String, Path, description = "Request id"), OpenParams),
+    post, path = "/v1/requests/{id}/identifiers", tag = "requests",
+    params(("id" = String, Path, description = "Request id")),
+    request_body = OpenVault,
     responses(
         (status = 200, body = VaultOpened),
         (status = 400, description = "No or too short a reason", body = Problem, content_type = "application/problem+json"),
@@ -49,15 +52,16 @@ pub struct VaultOpened {
     ),
     security(("bearer" = []))
 )]
-#[get("/v1/requests/{id}/identifiers")]
+#[post("/v1/requests/{id}/identifiers")]
 pub async fn open(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    params: web::Query<OpenParams>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let reason = params.into_inner().reason.unwrap_or_default();
+    let OpenVault { reason } = crate::body::json(&req, payload).await?;
     if !(3..=500).contains(&reason.trim().chars().count()) {
         return Err(AppError::invalid_parameter(
             "reason",
@@ -105,5 +109,7 @@ pub async fn open(
         })
         .await?;
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok().json(VaultOpened { identifiers, receipt }))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(VaultOpened { identifiers, receipt }))
 }

@@ -57,6 +57,97 @@ pub struct SubmitRequest {
     pub order: Option<Order>,
 }
 
+/// Most data categories a request may name.
+pub const MAX_CATEGORIES: usize = 32;
+/// Longest identifier value, kind or category, in bytes.
+pub const MAX_TERM: usize = 256;
+/// Longest free-text field (file number, citation, judge, justification, …), in bytes.
+pub const MAX_TEXT: usize = 4096;
+
+impl SubmitRequest {
+    /// Shape limits, checked before any rule and before anything is recorded: list lengths and
+    /// string lengths, so that one officer cannot make the ledger store, sign or answer
+    /// without bound. The policy's own limits (V7 `max_targets`) are judged, and recorded,
+    /// within these.
+    pub fn shape_errors(&self) -> Vec<crate::error::FieldError> {
+        let mut errors = Vec::new();
+        let mut too = |field: String, code: &str, message: String| {
+            errors.push(crate::error::FieldError {
+                field,
+                code: code.into(),
+                message,
+            })
+        };
+        let targets = self.targets.as_deref().unwrap_or_default();
+        if targets.len() > crate::policy::document::MAX_TARGETS {
+            too(
+                "targets".into(),
+                "too_many",
+                format!("at most {} targets", crate::policy::document::MAX_TARGETS),
+            );
+        }
+        for (i, t) in targets.iter().enumerate().take(crate::policy::document::MAX_TARGETS) {
+            if t.kind.len() > MAX_TERM || t.value.len() > MAX_TERM {
+                too(
+                    format!("targets[{i}]"),
+                    "too_long",
+                    format!("kind and value have at most {MAX_TERM} bytes"),
+                );
+            }
+        }
+        let categories = self.data_categories.as_deref().unwrap_or_default();
+        if categories.len() > MAX_CATEGORIES {
+            too(
+                "data_categories".into(),
+                "too_many",
+                format!("at most {MAX_CATEGORIES} categories"),
+            );
+        } else if let Some(i) = categories.iter().position(|c| c.len() > MAX_TERM) {
+            too(
+                format!("data_categories[{i}]"),
+                "too_long",
+                format!("at most {MAX_TERM} bytes"),
+            );
+        }
+        let texts = [
+            ("instrument", self.instrument.as_deref()),
+            ("issuing_authority", self.issuing_authority.as_deref()),
+            ("judge_or_prosecutor", self.judge_or_prosecutor.as_deref()),
+            ("file_number", self.file_number.as_deref()),
+            ("legal_citation", self.legal_citation.as_deref()),
+            ("offence_category", self.offence_category.as_deref()),
+            ("issued_at", self.issued_at.as_deref()),
+            ("expires_at", self.expires_at.as_deref()),
+            ("time_range.from", self.time_range.as_ref().map(|t| t.from.as_str())),
+            ("time_range.to", self.time_range.as_ref().map(|t| t.to.as_str())),
+            (
+                "emergency.justification",
+                self.emergency.as_ref().and_then(|e| e.justification.as_deref()),
+            ),
+            (
+                "non_disclosure.basis",
+                self.non_disclosure.as_ref().and_then(|n| n.basis.as_deref()),
+            ),
+            (
+                "non_disclosure.until",
+                self.non_disclosure.as_ref().and_then(|n| n.until.as_deref()),
+            ),
+            (
+                "order.document_sha256",
+                self.order.as_ref().map(|o| o.document_sha256.as_str()),
+            ),
+            ("order.signature", self.order.as_ref().map(|o| o.signature.as_str())),
+            ("order.kid", self.order.as_ref().map(|o| o.kid.as_str())),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.len() > MAX_TEXT) {
+                too(field.into(), "too_long", format!("at most {MAX_TEXT} bytes"));
+            }
+        }
+        errors
+    }
+}
+
 /// An identifier of the account concerned. The value is normalised and committed; only the
 /// vault keeps it.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

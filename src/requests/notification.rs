@@ -62,7 +62,7 @@ pub async fn notify(
             let until = body
                 .until
                 .as_deref()
-                .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                .and_then(crate::ledger::entry::parse_instant)
                 .filter(|u| *u > chrono::Utc::now())
                 .ok_or_else(|| AppError::invalid_parameter("until", "until must be a future RFC 3339 date-time"))?;
             if !nonempty(&body.basis) {

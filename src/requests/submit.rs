@@ -1,5 +1,5 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -91,6 +91,46 @@ fn officer_pseudonym(authority: &str, sub: &str) -> String {
     hex::encode(&Sha256::digest(format!("disclosure-ledger:officer:v1\0{authority}\0{sub}"))[..12])
 }
 
+/// Failures of one rule kept in full; beyond them the rule's failures are counted in one.
+const FAILURES_PER_RULE: usize = 5;
+
+/// Each rule's failures as stored and answered: the first few in full, then one that counts
+/// the rest, so that a list of 1,000 bad elements costs six rows, not 1,000.
+fn collapse(failures: Vec<super::validate::Failure>) -> Vec<super::validate::Failure> {
+    let mut out: Vec<super::validate::Failure> = Vec::new();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for f in failures {
+        let seen = match counts.iter_mut().find(|(rule, _)| *rule == f.rule) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                counts.push((f.rule, 1));
+                1
+            }
+        };
+        if seen <= FAILURES_PER_RULE {
+            out.push(f);
+        }
+    }
+    for (rule, n) in counts.into_iter().filter(|(_, n)| *n > FAILURES_PER_RULE) {
+        let first = out.iter().find(|f| f.rule == rule);
+        let code = first.map_or("failed", |f| f.code);
+        // The list the failures are in: `targets` for `targets[7].value`.
+        let field = first
+            .map(|f| f.field.split(['[', '.']).next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        out.push(super::validate::Failure {
+            rule,
+            field,
+            code,
+            message: format!("and {} more failures of this rule", n - FAILURES_PER_RULE),
+        });
+    }
+    out
+}
+
 pub(super) struct Outcome {
     pub view: RequestView,
     pub failures: Vec<Failure>,
@@ -110,7 +150,8 @@ pub(super) fn record(
     request_sha256: String,
     amending: Option<String>,
 ) -> Result<(Outcome, Vec<NewEntry>), AppError> {
-    let now = Utc::now();
+    // The entries' own instant: their time, the quarter and the deadline agree.
+    let now = ctx.time;
     let (_, policy_sha256, document) =
         queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy in force"))?;
     let policy = Policy::parse(&document).map_err(AppError::internal)?;
@@ -162,7 +203,7 @@ pub(super) fn record(
         target_problems: problems,
         now,
     };
-    let failures = validate(&policy, &body, &facts);
+    let failures = collapse(validate(&policy, &body, &facts));
     let passed = failures.is_empty();
 
     let id = amending.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -197,8 +238,8 @@ pub(super) fn record(
     let expires_at = body
         .expires_at
         .as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| format_time(t.with_timezone(&Utc)));
+        .and_then(crate::ledger::entry::parse_instant)
+        .map(format_time);
     let failed_json = json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string();
     let (received_at, due_at) = if let Some(existing) = &amending {
         // The amended request keeps when it was received and its deadline.
@@ -249,7 +290,14 @@ pub(super) fn record(
             .map_err(StoreError::from)?;
         (received_at, due_at)
     };
-    for (kind, normalised, nonce, c) in &committed {
+    // The vault keeps raw identifiers only for requests that may lead to a disclosure: a
+    // refused request leaves none, and an amendment replaces what the request held before.
+    if amending.is_some() {
+        diesel::delete(vault::table.filter(vault::request_id.eq(&id)))
+            .execute(ctx.conn)
+            .map_err(StoreError::from)?;
+    }
+    for (kind, normalised, nonce, c) in committed.iter().filter(|_| passed) {
         diesel::insert_into(vault::table)
             .values((
                 vault::id.eq(uuid::Uuid::new_v4().to_string()),
@@ -368,6 +416,13 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
     let body: SubmitRequest = crate::body::json(&http, payload).await?;
+    let shape = body.shape_errors();
+    if !shape.is_empty() {
+        return Err(AppError::unprocessable(
+            "the request exceeds the ledger's shape limits; nothing was recorded",
+            shape,
+        ));
+    }
     let idempotency_key = match http.headers().get("Idempotency-Key") {
         None => None,
         Some(v) => Some(

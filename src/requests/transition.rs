@@ -29,6 +29,8 @@ pub(super) struct Current {
     pub four_eyes_emergency: bool,
     /// The reviewer whose approval is the first of two.
     pub first_approver: Option<String>,
+    /// What that first approval covered: its categories and number of identifiers.
+    pub first_approval: Option<(Vec<String>, i32)>,
     /// Commitments of the request's identifiers (vault).
     pub commitments: Vec<String>,
 }
@@ -64,6 +66,30 @@ impl Change {
             restricted: None,
         }
     }
+}
+
+/// The scope of the pending first approval of a four-eyes request, from its entry.
+fn first_approval_scope(
+    conn: &mut crate::store::DbConnection,
+    id: &str,
+) -> Result<Option<(Vec<String>, i32)>, StoreError> {
+    use crate::store::schema::entries;
+    let canonical: Option<String> = entries::table
+        .filter(entries::subject.eq(id))
+        .filter(entries::kind.eq("request.approved"))
+        .order(entries::idx.desc())
+        .select(entries::canonical)
+        .first(conn)
+        .optional()?;
+    let Some(canonical) = canonical else { return Ok(None) };
+    let v: Value = serde_json::from_str(&canonical).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let public = &v["public"];
+    let categories = public["data_categories"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let identifiers = public["identifiers"].as_i64().unwrap_or(0) as i32;
+    Ok(Some((categories, identifiers)))
 }
 
 /// 409 unless the request is in one of `from`.
@@ -138,6 +164,10 @@ where
                 notification: row.6,
                 policy_sha256,
                 four_eyes_emergency: policy.review.four_eyes_emergency,
+                first_approval: match &row.7 {
+                    Some(_) => first_approval_scope(ctx.conn, &op_id)?,
+                    None => None,
+                },
                 first_approver: row.7,
                 commitments: vault::table
                     .filter(vault::request_id.eq(&op_id))

@@ -53,9 +53,7 @@ pub struct Facts {
 const WILDCARDS: &[char] = &['*', '%', '?', '/'];
 
 fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
-    s.as_deref()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
+    s.as_deref().and_then(crate::ledger::entry::parse_instant)
 }
 
 fn present(s: &Option<String>) -> bool {
@@ -423,15 +421,9 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
         }
     }
 
-    // V12: no replay.
-    if f.same_order_from_other_authority {
-        fail(
-            "V12",
-            "order.document_sha256",
-            "duplicate",
-            "this order was already submitted by another authority".into(),
-        );
-    } else if f.same_order_from_same_authority {
+    // V12: no replay. One message whoever submitted it before: the officer must not learn
+    // what another authority submitted.
+    if f.same_order_from_other_authority || f.same_order_from_same_authority {
         fail(
             "V12",
             "order.document_sha256",

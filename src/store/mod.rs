@@ -5,7 +5,7 @@ mod connection;
 mod hashes;
 pub mod queries;
 pub mod schema;
-mod sequencer;
+pub mod sequencer;
 pub mod verify;
 
 pub use connection::{establish, is_postgres, migrate, pool, sqlite_path, DbConnection, DbPool};

@@ -70,6 +70,9 @@ impl NewEntry {
 pub struct AppendCtx<'a> {
     pub conn: &'a mut DbConnection,
     pub next_index: u64,
+    /// The instant every entry of this batch carries as its `time`: operations take their
+    /// "now" from it, so that an entry's time, its quarter and its embargo agree.
+    pub time: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +145,7 @@ where
 pub struct Sequencer {
     tx: mpsc::Sender<Box<dyn Job>>,
     alive: Arc<std::sync::atomic::AtomicBool>,
+    clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Clears the writer's liveness flag when its thread ends, by return or by panic.
@@ -166,12 +170,14 @@ impl Sequencer {
         batch_wait: Duration,
     ) -> Self {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let clock_behind_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let writer = Writer {
             conn,
             signer,
             metrics,
             batch_max: batch_max.max(1),
             batch_wait,
+            clock_behind_ms: clock_behind_ms.clone(),
         };
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let guard = AliveGuard(alive.clone());
@@ -182,7 +188,16 @@ impl Sequencer {
                 writer.run(rx)
             })
             .expect("spawning the sequencer thread");
-        Self { tx, alive }
+        Self {
+            tx,
+            alive,
+            clock_behind_ms,
+        }
+    }
+
+    /// How far (ms) the host clock was behind the last entry's time at the last commit.
+    pub fn clock_behind_ms(&self) -> i64 {
+        self.clock_behind_ms.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether the writer thread still runs; readiness reports a dead writer.
@@ -215,6 +230,7 @@ struct Writer {
     metrics: Arc<Metrics>,
     batch_max: usize,
     batch_wait: Duration,
+    clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Why a savepoint is rolled back.
@@ -252,9 +268,10 @@ impl Writer {
         let started = Instant::now();
         let mut per_job: Vec<Vec<AppendedEntry>> = Vec::with_capacity(batch.len());
         let signer = self.signer.clone();
+        let clock = self.clock_behind_ms.clone();
         let result = self
             .conn
-            .transaction(|conn| append_batch(conn, &signer, &mut batch, &mut per_job));
+            .transaction(|conn| append_batch(conn, &signer, &clock, &mut batch, &mut per_job));
         match result {
             Ok(checkpoint) => {
                 let appended: usize = per_job.iter().map(Vec::len).sum();
@@ -264,6 +281,9 @@ impl Writer {
                 if let Some(cp) = &checkpoint {
                     self.metrics.tree_size.set(cp.size as i64);
                 }
+                self.metrics
+                    .clock_behind_seconds
+                    .set(self.clock_behind_ms.load(std::sync::atomic::Ordering::Relaxed) / 1000);
                 for (job, entries) in batch.into_iter().zip(per_job) {
                     job.finish(Ok(Appended {
                         entries,
@@ -286,6 +306,7 @@ impl Writer {
 fn append_batch(
     conn: &mut DbConnection,
     signer: &LogSigner,
+    clock_behind_ms: &std::sync::atomic::AtomicI64,
     batch: &mut [Box<dyn Job>],
     per_job: &mut Vec<Vec<AppendedEntry>>,
 ) -> Result<Option<SignedCheckpoint>, StoreError> {
@@ -312,10 +333,23 @@ fn append_batch(
             .first(conn)?;
         (hex::encode(leaf), time)
     };
-    let now = format_time(chrono::Utc::now());
-    if now > last_time {
-        last_time = now;
+    // Entry times never go backwards. A clock behind the last entry (it ran fast once, or was
+    // set back) is not followed: the batch keeps the last time, and the lag is logged loudly,
+    // exported as a metric and shown by /readyz, for an operator to fix the clock.
+    let clock = chrono::Utc::now();
+    let last = chrono::DateTime::parse_from_rfc3339(&last_time)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(clock);
+    let behind = (last - clock).num_milliseconds();
+    clock_behind_ms.store(behind.max(0), std::sync::atomic::Ordering::Relaxed);
+    if behind > CLOCK_TOLERANCE_MS {
+        log::error!(
+            "this host's clock is {:.1} s behind the last entry's time: entries keep that time until the clock catches up; fix the clock",
+            behind as f64 / 1000.0
+        );
     }
+    let time = clock.max(last);
+    last_time = format_time(time);
 
     // 3. Operations, each in its savepoint.
     let mut next = start;
@@ -326,6 +360,7 @@ fn append_batch(
             let mut ctx = AppendCtx {
                 conn,
                 next_index: first,
+                time,
             };
             // A panic in one operation (a bug, or input no check foresaw) fails that operation
             // only: its savepoint is rolled back and the writer goes on with the batch.
@@ -456,6 +491,13 @@ fn append_batch(
 
 type Built = (Entry, String, Hash, Option<(Vec<u8>, String)>);
 
+/// How far the clock may lag the last entry's time before it is reported (ms).
+pub const CLOCK_TOLERANCE_MS: i64 = 2_000;
+
+/// The largest canonical entry, in bytes: what a tlog-tiles entry bundle's uint16 length
+/// prefix can say.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
+
 fn build_entry(index: u64, prev: &str, time: &str, ne: NewEntry) -> Result<Built, LedgerError> {
     let sealed = match &ne.restricted {
         Some(restricted) => {
@@ -483,6 +525,14 @@ fn build_entry(index: u64, prev: &str, time: &str, ne: NewEntry) -> Result<Built
     // `verify` and the monitor run on stored entries (an integer beyond 2^53 − 1, say, which
     // canonicalisation turns into a float's rounding) fails the operation here instead.
     crate::ledger::canonical_check::check_entry(&canonical)?;
+    // C2SP tlog-tiles entry bundles prefix each entry with a 16-bit length: a longer entry
+    // would corrupt every later record of its bundle, so it is refused, never truncated.
+    if canonical.len() > MAX_ENTRY_BYTES {
+        return Err(LedgerError::MalformedEntry(format!(
+            "an entry of {} bytes exceeds the maximum of {MAX_ENTRY_BYTES}",
+            canonical.len()
+        )));
+    }
     if let Some((_, _, text)) = &sealed {
         if !crate::ledger::canonical_check::is_canonical(text.as_bytes()) {
             return Err(LedgerError::MalformedEntry(

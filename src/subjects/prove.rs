@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::ledger::{commitment, entry::leaf_hash, hex_hash, identifier};
 use crate::log::EntryReceipt;
-use crate::store::schema::{entries, sealed_details};
+use crate::store::schema::{entries, sealed_details, vault};
 use crate::store::StoreError;
 
 /// What a notified user was given.
@@ -63,6 +63,7 @@ fn not_found() -> AppError {
         (status = 200, body = SubjectProof),
         (status = 400, description = "Malformed identifier or nonce (the value is not echoed)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No entry of that request commits to it", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many proof requests from this client; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/subjects/proof")]
@@ -71,6 +72,17 @@ pub async fn prove(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(client) = req.peer_addr().map(|a| a.ip()) {
+        if let Err(wait) = state.subject_limit.check(client) {
+            let mut r = actix_web::ResponseError::error_response(&AppError::too_many_requests(
+                "too many proof requests from this client; try again later",
+            ));
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&wait.to_string()) {
+                r.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+            }
+            return Ok(r);
+        }
+    }
     let claim: SubjectClaim = crate::body::json(&req, payload).await?;
     let normalised = identifier::normalize(&claim.kind, &claim.value)
         .map_err(|e| AppError::invalid_parameter("value", e.to_string()))?;
@@ -85,6 +97,17 @@ pub async fn prove(
     let (id2, wanted2) = (id.clone(), wanted.clone());
     let found: Vec<(u64, String, String, String)> = state
         .read(move |conn| {
+            // The commitment first, by index: one lookup that costs the same whether the
+            // request does not exist, the nonce is wrong or the identifier is another.
+            let owner: Option<String> = vault::table
+                .filter(vault::commitment.eq(&wanted2))
+                .select(vault::request_id)
+                .first(conn)
+                .optional()
+                .map_err(StoreError::from)?;
+            if owner.as_deref() != Some(id2.as_str()) {
+                return Ok(Vec::new());
+            }
             let rows: Vec<(i64, String, Option<Vec<u8>>, String)> = entries::table
                 .inner_join(sealed_details::table.on(sealed_details::entry_idx.eq(entries::idx)))
                 .filter(entries::subject.eq(&id2))

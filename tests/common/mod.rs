@@ -133,6 +133,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Opens a request's vault (`POST /v1/requests/{id}/identifiers`) with `token`; the body,
+    /// whatever the status.
+    pub async fn open_vault(&self, id: &str, token: &str, reason: &str) -> serde_json::Value {
+        self.client
+            .post(self.url(&format!("/v1/requests/{id}/identifiers")))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "reason": reason }))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Appends a policy adoption as an admin; returns the response body.
     pub async fn adopt_policy(&self, name: &str) -> serde_json::Value {
         let document = policy_document(name);

@@ -1,0 +1,1 @@
+DROP INDEX vault_by_commitment;
