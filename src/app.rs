@@ -104,8 +104,9 @@ impl Application {
         store::migrate(&mut writer)?;
         let pool = store::pool(&url, 8)?;
         let metrics = Arc::new(Metrics::new());
-        let sequencer = Sequencer::start(
+        let sequencer = Sequencer::start_reconnecting(
             writer,
+            &url,
             signer.clone(),
             metrics.clone(),
             settings.batch_max,

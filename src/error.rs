@@ -39,6 +39,8 @@ pub struct AppError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
+    /// Seconds for `Retry-After` (503, 429).
+    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -49,6 +51,7 @@ impl AppError {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -169,6 +172,13 @@ impl AppError {
         )
     }
 
+    /// 503 with `Retry-After: seconds`.
+    pub fn unavailable_for(detail: impl Into<String>, seconds: u64) -> Self {
+        let mut e = Self::unavailable(detail);
+        e.retry_after = Some(seconds.max(1));
+        e
+    }
+
     /// A failure that is ours, not the caller's. The cause goes to the log, not to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         log::error!("internal error: {cause}");
@@ -203,9 +213,12 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .content_type("application/problem+json")
-            .json(self.problem())
+        let mut r = HttpResponse::build(self.status);
+        r.content_type("application/problem+json");
+        if let Some(s) = self.retry_after {
+            r.insert_header((actix_web::http::header::RETRY_AFTER, s.to_string()));
+        }
+        r.json(self.problem())
     }
 }
 
@@ -213,6 +226,14 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::SequencerStopped => AppError::unavailable("the ledger is shutting down"),
+            StoreError::Unavailable(why, seconds) => {
+                log::warn!("database unavailable: {why}");
+                AppError::unavailable_for("the database is unreachable; nothing was recorded", seconds)
+            }
+            StoreError::Pool(why) => {
+                log::warn!("no database connection: {why}");
+                AppError::unavailable_for("the database is unreachable", 1)
+            }
             other => AppError::internal(other),
         }
     }

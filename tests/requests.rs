@@ -404,3 +404,29 @@ async fn a_burst_of_concurrent_submissions_gets_gap_free_indexes_and_a_verifying
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[tokio::test]
+async fn concurrent_submissions_with_one_idempotency_key_record_once_and_replay_the_rest() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let body = order(&c, "idem-concurrent", "fraud");
+    let sends = (0..20).map(|_| {
+        app.client
+            .post(app.url("/v1/requests"))
+            .bearer_auth(&c.officer)
+            .header("Idempotency-Key", "same-key-20")
+            .json(&body)
+            .send()
+    });
+    let mut ids = std::collections::BTreeSet::new();
+    let mut statuses = Vec::new();
+    for r in futures_util::future::join_all(sends).await {
+        let r = r.unwrap();
+        statuses.push(r.status().as_u16());
+        let v: Value = r.json().await.unwrap();
+        ids.insert(v["request"]["id"].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 200), "{statuses:?}");
+    assert_eq!(ids.len(), 1, "one request: {ids:?}");
+}

@@ -11,8 +11,12 @@ fuzz_target!(|data: &[u8]| {
             match identifier::normalize_in(kind, text, country) {
                 Ok(n) => assert_eq!(identifier::normalize(kind, &n).as_deref(), Ok(n.as_str()), "{kind}"),
                 Err(e) => {
-                    let msg = e.to_string();
-                    assert!(text.len() < 4 || !msg.contains(text.trim()), "error echoes the value");
+                    // A value long enough to be somebody's, with a digit (so not one of the
+                    // message's own words), never appears in the message.
+                    let t = text.trim();
+                    if t.len() >= 6 && t.chars().any(|c| c.is_ascii_digit()) {
+                        assert!(!e.to_string().contains(t), "error echoes the value");
+                    }
                 }
             }
         }

@@ -40,6 +40,11 @@ fn malformed(what: &str) -> LedgerError {
 
 /// Checks that `bytes` are a canonical entry and returns the fields the chain needs.
 pub fn check_entry(bytes: &[u8]) -> Result<EntryView<'_>, LedgerError> {
+    // RFC 8785 §3.2.1 and I-JSON: text is UTF-8. The parser below reads bytes, so this one
+    // check (found by the fuzzer) keeps invalid sequences out of strings.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(not_canonical());
+    }
     let mut p = Parser { b: bytes, i: 0 };
     let mut spans: [(usize, usize); 8] = [(0, 0); 8];
     p.expect(b'{')?;
@@ -110,6 +115,9 @@ pub fn check_entry(bytes: &[u8]) -> Result<EntryView<'_>, LedgerError> {
 
 /// Whether `bytes` are one JSON value in RFC 8785 canonical form (integers only).
 pub fn is_canonical(bytes: &[u8]) -> bool {
+    if std::str::from_utf8(bytes).is_err() {
+        return false;
+    }
     let mut p = Parser { b: bytes, i: 0 };
     p.value(0).is_ok() && p.i == bytes.len()
 }
@@ -322,6 +330,9 @@ mod tests {
         ] {
             assert!(!is_canonical(s.as_bytes()), "{s}");
         }
+        // Invalid UTF-8 inside a string (a fuzzer's find: fuzz/corpus/canonical_check).
+        assert!(!is_canonical(b"{\"a\":\"2026-11-2\xc9T\"}"));
+        assert!(!is_canonical(b"\"\xed\xa0\x80\""));
         for s in [
             r#"{"a":"\u001f","b":[true,false,null,-5]}"#.to_string(),
             "{\"A\":1,\"a\":2,\"\u{1F600}\":3,\"\u{E000}\":4}".to_string(),

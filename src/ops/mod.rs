@@ -24,6 +24,12 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
     if !state.sequencer.is_alive() {
         return Err(AppError::unavailable("the ledger's writer is not running"));
     }
+    if !state.sequencer.is_writable() {
+        return Err(AppError::unavailable_for(
+            "the ledger's writer has lost its database connection and is reconnecting",
+            1,
+        ));
+    }
     state
         .read(|conn| {
             queries::head_size(conn).map_err(|e| {

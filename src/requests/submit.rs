@@ -441,10 +441,31 @@ pub async fn submit(
     }
     let authority = claims.authority.clone();
     let sub = claims.sub.clone();
+    let (key, sha) = (idempotency_key.clone(), request_sha256.clone());
     let (outcome, appended) = state
         .sequencer
-        .append(move |ctx| record(ctx, body, authority, sub, idempotency_key, request_sha256, None))
+        .append(move |ctx| {
+            // Checked again under the head lock: of concurrent submissions with one key,
+            // exactly one is recorded and every other one replays its answer.
+            if let (Some(key), Some(a)) = (&idempotency_key, &authority) {
+                let taken: i64 = requests::table
+                    .filter(requests::authority_id.eq(a).and(requests::idempotency_key.eq(key)))
+                    .count()
+                    .get_result(ctx.conn)
+                    .map_err(StoreError::from)?;
+                if taken > 0 {
+                    return Ok((None, Vec::new()));
+                }
+            }
+            record(ctx, body, authority, sub, idempotency_key, request_sha256, None).map(|(o, e)| (Some(o), e))
+        })
         .await?;
+    let Some(outcome) = outcome else {
+        let (key, authority) = (key.unwrap_or_default(), claims.authority.clone().unwrap_or_default());
+        return super::get::replay(&state, &authority, &key, &sha)
+            .await?
+            .ok_or_else(|| AppError::internal("an idempotent submission vanished"));
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
     Ok(respond(
         outcome.view,

@@ -34,6 +34,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the sequencer has stopped")]
     SequencerStopped,
+    /// The database cannot be reached now; worth retrying after the given seconds.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String, u64),
 }
 
 impl From<diesel::r2d2::PoolError> for StoreError {

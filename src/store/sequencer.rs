@@ -20,6 +20,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
@@ -132,7 +133,10 @@ where
         let value = match (self.output, outcome) {
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(t)), Ok(appended)) => Ok((t, appended)),
-            (_, Err(e)) => Err(E::from(StoreError::Io(format!("append transaction failed: {e}")))),
+            (_, Err(e)) => Err(E::from(match &*e {
+                StoreError::Unavailable(why, after) => StoreError::Unavailable(why.clone(), *after),
+                other => StoreError::Io(format!("append transaction failed: {other}")),
+            })),
             (None, Ok(_)) => Err(E::from(StoreError::Io("operation was not run".into()))),
         };
         // The caller may have gone away (client disconnected); the write stands regardless.
@@ -145,6 +149,7 @@ where
 pub struct Sequencer {
     tx: mpsc::Sender<Box<dyn Job>>,
     alive: Arc<std::sync::atomic::AtomicBool>,
+    writable: Arc<std::sync::atomic::AtomicBool>,
     clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
@@ -161,7 +166,7 @@ impl Drop for AliveGuard {
 }
 
 impl Sequencer {
-    /// Starts the writer thread on its own connection.
+    /// Starts the writer thread on its own connection, which it keeps for ever (tests).
     pub fn start(
         conn: DbConnection,
         signer: LogSigner,
@@ -169,10 +174,40 @@ impl Sequencer {
         batch_max: usize,
         batch_wait: Duration,
     ) -> Self {
+        Self::start_with(conn, None, signer, metrics, batch_max, batch_wait)
+    }
+
+    /// Starts the writer thread on `conn`; when the connection is lost (a database restart,
+    /// a failover) the writer opens a new one from `url`, with back-off, and meanwhile answers
+    /// every operation 503 at once.
+    pub fn start_reconnecting(
+        conn: DbConnection,
+        url: &str,
+        signer: LogSigner,
+        metrics: Arc<Metrics>,
+        batch_max: usize,
+        batch_wait: Duration,
+    ) -> Self {
+        Self::start_with(conn, Some(url.to_string()), signer, metrics, batch_max, batch_wait)
+    }
+
+    fn start_with(
+        conn: DbConnection,
+        url: Option<String>,
+        signer: LogSigner,
+        metrics: Arc<Metrics>,
+        batch_max: usize,
+        batch_wait: Duration,
+    ) -> Self {
+        let writable = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         let clock_behind_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let writer = Writer {
-            conn,
+            conn: Some(conn),
+            url,
+            writable: writable.clone(),
+            backoff: MIN_BACKOFF,
+            next_attempt: Instant::now(),
             signer,
             metrics,
             batch_max: batch_max.max(1),
@@ -191,8 +226,15 @@ impl Sequencer {
         Self {
             tx,
             alive,
+            writable,
             clock_behind_ms,
         }
+    }
+
+    /// Whether the writer holds a working connection: false from a lost connection until it
+    /// has reconnected. Readiness reports it.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How far (ms) the host clock was behind the last entry's time at the last commit.
@@ -224,8 +266,21 @@ impl Sequencer {
     }
 }
 
+/// How often an idle writer checks its connection.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// Back-off between reconnection attempts: from 100 ms, doubling, at most 5 s.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
 struct Writer {
-    conn: DbConnection,
+    /// `None` while the database is unreachable.
+    conn: Option<DbConnection>,
+    /// Where to reconnect; `None`: never drop the connection.
+    url: Option<String>,
+    writable: Arc<std::sync::atomic::AtomicBool>,
+    backoff: Duration,
+    next_attempt: Instant,
     signer: LogSigner,
     metrics: Arc<Metrics>,
     batch_max: usize,
@@ -247,7 +302,17 @@ impl From<diesel::result::Error> for Abort {
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Box<dyn Job>>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // Idle, the writer checks its connection once a second, so that readiness tells a
+            // lost database before a write finds it, and a returned one is reconnected.
+            let first = match rx.recv_timeout(IDLE_CHECK) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.idle_check();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut batch = vec![first];
             let deadline = Instant::now() + self.batch_wait;
             while batch.len() < self.batch_max {
@@ -260,8 +325,85 @@ impl Writer {
                     None => break,
                 }
             }
-            self.commit_batch(batch);
+            if self.conn.is_none() {
+                // A write tries at once (a refused connection fails in milliseconds), so the
+                // first write after the database is back succeeds.
+                self.reconnect(true);
+            }
+            if self.conn.is_some() {
+                self.commit_batch(batch);
+            } else {
+                // Down: every operation is refused at once, with when to try again; none was
+                // applied, since none ran.
+                let e = Arc::new(StoreError::Unavailable(
+                    "the writer has no database connection".into(),
+                    self.backoff.as_secs().max(1),
+                ));
+                for job in batch {
+                    job.finish(Err(e.clone()));
+                }
+            }
         }
+    }
+
+    fn idle_check(&mut self) {
+        if self.url.is_none() {
+            return;
+        }
+        match self.conn.as_mut() {
+            None => self.reconnect(false),
+            Some(conn) => {
+                if conn.is_broken() || conn.ping().is_err() {
+                    log::error!("the writer lost its database connection; reconnecting with back-off");
+                    self.conn = None;
+                    self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
+                    self.next_attempt = Instant::now();
+                    self.backoff = MIN_BACKOFF;
+                }
+            }
+        }
+    }
+
+    /// One reconnection attempt: when `now`, or when the back-off allows it.
+    fn reconnect(&mut self, now: bool) {
+        let Some(url) = self.url.clone() else { return };
+        if !now && Instant::now() < self.next_attempt {
+            return;
+        }
+        match super::establish(&url) {
+            Ok(conn) => {
+                log::info!("the writer reconnected to the database");
+                self.conn = Some(conn);
+                self.backoff = MIN_BACKOFF;
+                self.writable.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            Err(e) => {
+                log::warn!(
+                    "the writer cannot reconnect yet ({e}); next attempt in {:?}",
+                    self.backoff
+                );
+                self.next_attempt = Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+
+    /// After a failed transaction: is the connection still usable? A lost one is dropped, so
+    /// that the next batch reconnects instead of failing on a dead socket for ever.
+    fn lost_connection(&mut self) -> bool {
+        if self.url.is_none() {
+            return false;
+        }
+        let Some(conn) = self.conn.as_mut() else { return true };
+        let broken = conn.is_broken() || conn.ping().is_err();
+        if broken {
+            log::error!("the writer lost its database connection; reconnecting with back-off");
+            self.conn = None;
+            self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
+            self.next_attempt = Instant::now();
+            self.backoff = MIN_BACKOFF;
+        }
+        broken
     }
 
     fn commit_batch(&mut self, mut batch: Vec<Box<dyn Job>>) {
@@ -269,9 +411,8 @@ impl Writer {
         let mut per_job: Vec<Vec<AppendedEntry>> = Vec::with_capacity(batch.len());
         let signer = self.signer.clone();
         let clock = self.clock_behind_ms.clone();
-        let result = self
-            .conn
-            .transaction(|conn| append_batch(conn, &signer, &clock, &mut batch, &mut per_job));
+        let Some(conn) = self.conn.as_mut() else { return };
+        let result = conn.transaction(|conn| append_batch(conn, &signer, &clock, &mut batch, &mut per_job));
         match result {
             Ok(checkpoint) => {
                 let appended: usize = per_job.iter().map(Vec::len).sum();
@@ -293,7 +434,11 @@ impl Writer {
             }
             Err(e) => {
                 log::error!("append transaction of {} operations failed: {e}", batch.len());
-                let e = Arc::new(e);
+                let e = if self.lost_connection() {
+                    Arc::new(StoreError::Unavailable(e.to_string(), 1))
+                } else {
+                    Arc::new(e)
+                };
                 for job in batch {
                     job.finish(Err(e.clone()));
                 }
