@@ -132,7 +132,7 @@ enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
-    /// Telegram's published figures (../shared/data): import records, and a check of the data.
+    /// Telegram's published figures (datasets/telegram): import records, and a check of the data.
     Dataset {
         #[command(subcommand)]
         action: DatasetCommand,

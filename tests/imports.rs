@@ -10,7 +10,7 @@ use disclosure_ledger::imports::telegram;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-const DATASET: &str = "../shared/data/telegram-transparency-2024-2026.json";
+const DATASET: &str = "datasets/telegram/telegram-transparency-2024-2026.json";
 
 fn dataset() -> (Vec<u8>, String) {
     let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DATASET)).unwrap();

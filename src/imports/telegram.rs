@@ -1,4 +1,4 @@
-//! Telegram's published figures (`../shared/data/telegram-transparency-2024-2026.json`: per
+//! Telegram's published figures (`datasets/telegram/telegram-transparency-2024-2026.json`, CC BY 4.0: per
 //! country, rows `{from, to, requests, users}` of fulfilled requests and affected users, some
 //! for a quarter, some cumulative) as import records, and a check of the dataset itself:
 //! where a cumulative row disagrees with the sum of the quarter rows it spans.

@@ -1,6 +1,6 @@
 //! The ledger's formats, as pure functions over bytes: no I/O, no clock, no database.
 //!
-//! Everything here is normative (DESIGN §4) and held to `../shared/conformance/vectors.json`
+//! Everything here is normative (DESIGN §4) and held to `tests/vectors/vectors.json`
 //! by `tests/conformance.rs`:
 //! - [`entry`]: the entry object and its RFC 8785 (JCS) canonical bytes, the RFC 9162 §2.1.1
 //!   leaf hash, and the `prev` hash chain;
