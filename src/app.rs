@@ -58,6 +58,32 @@ pub enum StartError {
     Listen { addr: String, source: std::io::Error },
 }
 
+/// One line for the operator: data directory, database (no credentials), log origin and the
+/// verifier key to pin, tree size and the policy in force.
+fn startup_summary(settings: &Settings, url: &str, signer: &LogSigner, pool: &DbPool) -> Result<String, StartError> {
+    let mut conn = pool.get().map_err(StoreError::from)?;
+    let size = store::queries::head_size(&mut conn)?;
+    let (name, sha, _) = store::queries::current_policy(&mut conn)?.unwrap_or_default();
+    let database = if store::is_postgres(url) {
+        // postgres://user:secret@host:port/db → postgres://host:port/db
+        match url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.rsplit_once('@').map(|(_, h)| h))
+        {
+            Some(host) => format!("postgres://{host}"),
+            None => url.to_string(),
+        }
+    } else {
+        format!("sqlite {}", store::sqlite_path(url))
+    };
+    Ok(format!(
+        "data directory {}; database {database}; log origin {}; verifier key to pin {}; tree size {size}; policy in force {name} (sha256 {sha})",
+        settings.data_dir.display(),
+        settings.origin,
+        signer.verifier_key(),
+    ))
+}
+
 /// The data directory is private, and so are the key and database files in use (`files`).
 fn check_files(settings: &Settings) -> Result<(), StartError> {
     crate::files::private_dir(&settings.data_dir).map_err(StartError::Config)?;
@@ -80,6 +106,21 @@ fn check_files(settings: &Settings) -> Result<(), StartError> {
         .map_err(StartError::Config)
 }
 
+/// The log and token keys of a data directory that must already hold them: for commands that
+/// sign with the server's keys and must not make new ones (a typo in `--data-dir`).
+pub fn existing_instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), StartError> {
+    for file in [keys::LOG_KEY_FILE, keys::TOKEN_KEY_FILE] {
+        let path = settings.data_dir.join(file);
+        if !path.exists() {
+            return Err(StartError::Config(format!(
+                "{} does not exist: is --data-dir (or DATA_DIR) the server's data directory? `keygen` or `serve` creates the keys",
+                path.display()
+            )));
+        }
+    }
+    instance_keys(settings)
+}
+
 /// The log and token keys of a data directory, created on first use.
 pub fn instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), StartError> {
     let log_key = keys::load_or_create(&settings.data_dir.join(keys::LOG_KEY_FILE))?;
@@ -93,6 +134,7 @@ pub fn instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), Star
 pub struct Application {
     port: u16,
     server: Server,
+    summary: String,
 }
 
 impl Application {
@@ -113,6 +155,7 @@ impl Application {
             settings.batch_wait,
         );
         adopt_startup_policy(&sequencer, settings.policy.clone()).await?;
+        let summary = startup_summary(&settings, &url, &signer, &pool)?;
 
         spawn_sweeper(sequencer.clone(), settings.sweep_interval);
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
@@ -148,9 +191,11 @@ impl Application {
                         return Either::Left(ready(Ok(req.into_response(response))));
                     }
                     let authorised = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+                    let started = std::time::Instant::now();
                     Either::Right(actix_web::dev::Service::call(srv, req).map(move |r| {
                         r.map(|mut r| {
                             crate::cache::apply(authorised, r.headers_mut());
+                            access_log(&r, started);
                             r.map_into_boxed_body()
                         })
                     }))
@@ -171,16 +216,36 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Self { port, server })
+        Ok(Self { port, server, summary })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// What a deployer needs at start: where the data is, the log to pin, the policy in force.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// One access-log line per request: method, the route's template (never the path itself,
+/// which can hold ids), status and duration. No query, header, token or body. Target
+/// `access`, level info (`RUST_LOG=access=info`).
+fn access_log<B>(r: &actix_web::dev::ServiceResponse<B>, started: std::time::Instant) {
+    let req = r.request();
+    log::info!(
+        target: "access",
+        "{} {} {} {:.1}ms",
+        req.method(),
+        req.match_pattern().unwrap_or_else(|| "-".into()),
+        r.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {

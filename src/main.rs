@@ -59,6 +59,7 @@ enum Command {
     Migrate {
         #[command(flatten)]
         common: Common,
+        /// postgres://… or a SQLite path (default: <data-dir>/ledger.db).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
     },
@@ -71,8 +72,10 @@ enum Command {
     Token {
         #[command(flatten)]
         common: Common,
+        /// officer, reviewer, auditor or admin (an officer token also needs --authority).
         #[arg(long, env = "TOKEN_ROLE")]
         role: Role,
+        /// Who the token is for (its `sub`), e.g. a reviewer's login.
         #[arg(long, env = "TOKEN_SUB")]
         sub: String,
         /// Lifetime, e.g. 30m, 1h, 3600s (at most the configured maximum, 1h).
@@ -110,6 +113,7 @@ enum Command {
     /// For a notified user: have the ledger prove that entries of the request commit to your
     /// identifier, and check every proof against the pinned log key.
     ProveSubject {
+        /// Base URL of the ledger, e.g. https://ledger.example.org
         #[arg(long, env = "LEDGER_URL")]
         url: String,
         /// The log's verifier key, pinned.
@@ -169,18 +173,23 @@ enum DatasetCommand {
     },
     /// List the cumulative rows that disagree with the sum of their quarter rows; exit 1 when
     /// there are any.
-    Check { file: PathBuf },
+    Check {
+        /// The dataset file, e.g. datasets/telegram/telegram-transparency-2024-2026.json.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum AuthorityCommand {
     /// Create an Ed25519 key file (PKCS#8 PEM, mode 0600); prints the public JWK to register.
     Keygen {
+        /// Where to write the private key (refuses to overwrite an existing file).
         #[arg(long)]
         out: PathBuf,
     },
     /// Print an officer token signed with the authority's key.
     Token {
+        /// The authority's private key file (from `authority keygen`).
         #[arg(long)]
         key: PathBuf,
         /// The key id the ledger registered for this key.
@@ -192,6 +201,7 @@ enum AuthorityCommand {
         /// The officer.
         #[arg(long)]
         sub: String,
+        /// Lifetime, e.g. 30m, 1h (at most the ledger's maximum, 1h).
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
         /// The ledger's audience.
@@ -200,8 +210,10 @@ enum AuthorityCommand {
     },
     /// Print `{document_sha256, signature}` for an order document.
     SignOrder {
+        /// The authority's private key file (from `authority keygen`).
         #[arg(long)]
         key: PathBuf,
+        /// The order document (any bytes, e.g. the PDF); its SHA-256 is what is signed.
         #[arg(long)]
         document: PathBuf,
     },
@@ -263,6 +275,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             s.batch_wait = Duration::from_micros(batch_wait_us);
             actix_web::rt::System::new().block_on(async move {
                 let application = app::Application::build(s).await?;
+                log::info!("{}", application.summary());
                 log::info!("listening on port {}", application.port());
                 application.run_until_stopped().await?;
                 Ok::<_, Box<dyn std::error::Error>>(())
@@ -291,7 +304,9 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             ttl,
             authority,
         } => {
-            let (_, tokens) = app::instance_keys(&settings(&common))?;
+            // Never create keys here: a token signed by a key the server does not have would be
+            // refused with nothing to say why.
+            let (_, tokens) = app::existing_instance_keys(&settings(&common))?;
             println!("{}", tokens.mint(role, &sub, ttl, authority)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -352,8 +367,14 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => {
+                // FAILED only when the log failed a check; a monitor that could not check (no
+                // network, a 401, a bad state file) says so and exits 2.
+                Err(e) if e.exit_code() == 1 => {
                     println!("FAILED: {e}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("ERROR: cannot run: {e}");
                     Ok(ExitCode::from(e.exit_code()))
                 }
             }

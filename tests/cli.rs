@@ -1,0 +1,95 @@
+//! The command line and the server's own output, as a deployer meets them.
+
+mod common;
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
+}
+
+#[test]
+fn token_refuses_a_data_directory_without_keys_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("not-the-data-dir");
+    let out = bin()
+        .args(["token", "--role", "admin", "--sub", "a", "--data-dir"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not-the-data-dir") && err.contains("log-key.pem"), "{err}");
+    assert!(!missing.exists(), "no keys were created");
+}
+
+#[test]
+fn every_option_of_every_command_has_a_help_line() {
+    let top = String::from_utf8(bin().arg("--help").output().unwrap().stdout).unwrap();
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for line in top.lines().skip_while(|l| !l.starts_with("Commands:")).skip(1) {
+        let Some(name) = line.split_whitespace().next() else {
+            break;
+        };
+        if name == "help" || !line.starts_with("  ") {
+            break;
+        }
+        commands.push(vec![name.to_string()]);
+    }
+    for sub in ["keygen", "token", "sign-order"] {
+        commands.push(vec!["authority".into(), sub.into()]);
+    }
+    for sub in ["records", "check"] {
+        commands.push(vec!["dataset".into(), sub.into()]);
+    }
+    assert!(commands.len() > 8, "{top}");
+    for c in commands {
+        let help = String::from_utf8(bin().args(&c).arg("--help").output().unwrap().stdout).unwrap();
+        for line in help
+            .lines()
+            .filter(|l| l.trim_start().starts_with("--") || l.trim_start().starts_with('<'))
+        {
+            let l = line.trim();
+            if l.starts_with("--help") || l.starts_with("-h") {
+                continue;
+            }
+            // `--option <VALUE>  Help text`: the help text follows two or more spaces.
+            let described = l
+                .split_once("  ")
+                .is_some_and(|(_, text)| !text.trim().is_empty() && !text.trim().starts_with('['));
+            assert!(described, "`{}` has no help text for: {l}", c.join(" "));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_server_says_what_to_pin_and_logs_each_request_without_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let server = common::ServerProcess::start(dir.path(), &url);
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{}/v1/log/entries/0", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let key = client
+        .get(format!("{}/v1/log/key", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains(&format!("verifier key to pin {}", key.trim())), "{log}");
+    assert!(log.contains("policy in force telegram-2024-09 (sha256 "), "{log}");
+    assert!(log.contains("tree size 1"), "{log}");
+    assert!(log.contains("GET /v1/log/entries/{index} 200"), "{log}");
+    assert!(
+        !log.contains("/v1/log/entries/0 "),
+        "the path itself is not logged: {log}"
+    );
+}
