@@ -28,6 +28,8 @@ pub struct AppState {
     pub reports: crate::reports::ReportCache,
     /// Per-client limit of `POST /v1/subjects/proof`.
     pub subject_limit: crate::subjects::limit::RateLimit,
+    /// Per-subject limit of writes and expensive reads (checked once the token is verified).
+    pub subject_rate: crate::limits::Limiter,
 }
 
 impl AppState {
@@ -149,6 +151,7 @@ impl Application {
         let sequencer = Sequencer::start_reconnecting(
             writer,
             &url,
+            settings.queue_max,
             signer.clone(),
             metrics.clone(),
             settings.batch_max,
@@ -170,8 +173,11 @@ impl Application {
             })?
             .port();
         let subject_limit = crate::subjects::limit::RateLimit::per_minute(settings.subject_proofs_per_minute);
+        let subject_rate = crate::limits::Limiter::per_second(settings.rate_limit_per_subject);
+        let address_rate = web::Data::new(crate::limits::Limiter::per_second(settings.rate_limit_per_address));
         let state = web::Data::new(AppState {
             subject_limit,
+            subject_rate,
             settings,
             pool,
             sequencer,
@@ -182,13 +188,23 @@ impl Application {
         });
         let route_table = web::Data::new(crate::methods::Routes::from_openapi(&crate::openapi::api()));
         let server = HttpServer::new(move || {
+            let address_rate = address_rate.clone();
             App::new()
-                .wrap_fn(|mut req, srv| {
+                .wrap_fn(move |mut req, srv| {
                     use futures_util::future::{ready, Either, FutureExt};
                     crate::methods::head_as_get(&mut req);
                     if let Some(refusal) = crate::methods::nul_in_uri(&req) {
                         let response = actix_web::ResponseError::error_response(&refusal);
                         return Either::Left(ready(Ok(req.into_response(response))));
+                    }
+                    if crate::limits::is_costly(req.method(), req.path()) {
+                        let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+                        if let Err(wait) = address_rate.check(&client) {
+                            let refusal =
+                                AppError::too_many_requests_for("too many requests from this client address", wait);
+                            let response = actix_web::ResponseError::error_response(&refusal);
+                            return Either::Left(ready(Ok(req.into_response(response))));
+                        }
                     }
                     let authorised = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
                     let started = std::time::Instant::now();
@@ -202,8 +218,14 @@ impl Application {
                 })
                 .app_data(state.clone())
                 .app_data(route_table.clone())
-                .app_data(web::QueryConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
-                .app_data(web::PathConfig::default().error_handler(|e, _| AppError::bad_request(e.to_string()).into()))
+                .app_data(
+                    web::QueryConfig::default().error_handler(|e, _| crate::body::query_error(&e.to_string()).into()),
+                )
+                // A path segment that does not parse names nothing: 404, without the segment.
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|_, _| AppError::not_found("no resource at this path").into()),
+                )
                 .configure(routes)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::api()))
                 .default_service(web::to(crate::methods::unrouted))

@@ -42,11 +42,28 @@ pub enum MediaType {
 
 /// The body's media type when it is one of `accepted`, else 415.
 pub fn media_type(req: &HttpRequest, accepted: &[MediaType]) -> Result<MediaType, AppError> {
-    let essence = req
+    use actix_web::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+    // One Content-Type, no parameter but charset=utf-8 (RFC 8259 §8.1), and no content coding
+    // the server would not undo.
+    let mut types = req.headers().get_all(CONTENT_TYPE);
+    let value = types.next().and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+    let single = types.next().is_none();
+    let coded = req
         .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        .get_all(CONTENT_ENCODING)
+        .any(|v| !v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("identity")));
+    let params_ok = value.as_deref().is_some_and(|v| {
+        v.split(';').skip(1).all(|p| {
+            matches!(
+                p.trim().replace(' ', "").as_str(),
+                "charset=utf-8" | "charset=\"utf-8\""
+            )
+        })
+    });
+    let essence = value
+        .as_deref()
+        .filter(|_| single && !coded && params_ok)
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_string());
     let found = match essence.as_deref() {
         Some("application/json") => Some(MediaType::Json),
         Some("application/x-ndjson" | "application/jsonl") => Some(MediaType::NdJson),
@@ -137,6 +154,23 @@ pub fn typed<T: DeserializeOwned>(v: Value, root: &str) -> Result<T, AppError> {
         let (field, message) = describe(&path, &e.inner().to_string());
         AppError::malformed(field, message)
     })
+}
+
+/// A query string that does not fit the endpoint, told without serde's text (which quotes
+/// values): the parameter when serde names one of ours, else a general message.
+pub fn query_error(msg: &str) -> AppError {
+    for prefix in ["missing field `", "duplicate field `", "unknown field `"] {
+        if let Some(rest) = msg.split(prefix).nth(1) {
+            let name = rest.split('`').next().unwrap_or_default();
+            if is_schema_like(name) {
+                let what = prefix.trim_end_matches(" `").replace("field", "parameter");
+                return AppError::invalid_parameter(name, format!("{what}: {name}"));
+            }
+        }
+    }
+    AppError::bad_request(
+        "a query parameter is missing, repeated or not of its type (integers are decimal and at least 0)",
+    )
 }
 
 /// `root` and a path below it, as `a.b[3].c`.

@@ -33,6 +33,12 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// `POST /v1/subjects/proof` calls allowed per client address per minute.
     pub subject_proofs_per_minute: u32,
+    /// Writes and expensive reads per second per token subject; 0 = no limit.
+    pub rate_limit_per_subject: u32,
+    /// Writes and expensive reads per second per client address; 0 = no limit.
+    pub rate_limit_per_address: u32,
+    /// Operations waiting for the sequencer at most; beyond, writes are 503.
+    pub queue_max: usize,
 }
 
 impl Settings {
@@ -50,6 +56,9 @@ impl Settings {
             policy: None,
             sweep_interval: Duration::from_secs(60),
             subject_proofs_per_minute: 30,
+            rate_limit_per_subject: 100,
+            rate_limit_per_address: 200,
+            queue_max: 10_000,
         }
     }
 

@@ -140,6 +140,13 @@ impl AppError {
         )
     }
 
+    /// 429 with `Retry-After: seconds`.
+    pub fn too_many_requests_for(detail: impl Into<String>, seconds: u64) -> Self {
+        let mut e = Self::too_many_requests(detail);
+        e.retry_after = Some(seconds.max(1));
+        e
+    }
+
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", detail)
     }

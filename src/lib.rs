@@ -14,6 +14,7 @@ pub mod files;
 pub mod imports;
 pub mod keys;
 pub mod ledger;
+pub mod limits;
 pub mod log;
 pub mod methods;
 pub mod metrics;

@@ -54,6 +54,15 @@ enum Command {
         /// validation window).
         #[arg(long, env = "SWEEP_SECS", default_value_t = 60)]
         sweep_secs: u64,
+        /// Writes and expensive reads per second per token subject (0: no limit).
+        #[arg(long, env = "RATE_LIMIT_PER_SUBJECT", default_value_t = 100)]
+        rate_limit_per_subject: u32,
+        /// Writes and expensive reads per second per client address (0: no limit).
+        #[arg(long, env = "RATE_LIMIT_PER_ADDRESS", default_value_t = 200)]
+        rate_limit_per_address: u32,
+        /// Operations that may wait for the sequencer; beyond, writes are answered 503.
+        #[arg(long, env = "QUEUE_MAX", default_value_t = 10_000)]
+        queue_max: usize,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -260,9 +269,15 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             batch_wait_us,
             policy,
             sweep_secs,
+            rate_limit_per_subject,
+            rate_limit_per_address,
+            queue_max,
         } => {
             let mut s = settings(&common);
             s.sweep_interval = Duration::from_secs(sweep_secs.max(1));
+            s.rate_limit_per_subject = rate_limit_per_subject;
+            s.rate_limit_per_address = rate_limit_per_address;
+            s.queue_max = queue_max;
             if let Some(path) = policy {
                 let document = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let parsed = disclosure_ledger::policy::Policy::parse(&document)

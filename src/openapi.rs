@@ -115,7 +115,30 @@ fn conventions(doc: &mut serde_json::Value) {
         })
     };
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else { continue };
+            // The expensive reads are rate-limited like writes (`limits::is_costly`).
+            if crate::limits::is_costly(&actix_web::http::Method::GET, path) {
+                if let Some(responses) = item
+                    .get_mut("get")
+                    .and_then(|op| op.get_mut("responses"))
+                    .and_then(Value::as_object_mut)
+                {
+                    responses
+                        .entry("429")
+                        .or_insert_with(|| problem("Over a rate limit; `Retry-After` says when to try again"));
+                }
+            }
+            // Every write is rate-limited per client and per token subject (`limits`).
+            if let Some(responses) = item
+                .get_mut("post")
+                .and_then(|op| op.get_mut("responses"))
+                .and_then(Value::as_object_mut)
+            {
+                responses
+                    .entry("429")
+                    .or_insert_with(|| problem("Over a rate limit; `Retry-After` says when to try again"));
+            }
             for op in item.values_mut().filter_map(Value::as_object_mut) {
                 if !op.contains_key("requestBody") {
                     continue;

@@ -45,19 +45,24 @@ fn every_option_of_every_command_has_a_help_line() {
     assert!(commands.len() > 8, "{top}");
     for c in commands {
         let help = String::from_utf8(bin().args(&c).arg("--help").output().unwrap().stdout).unwrap();
-        for line in help
-            .lines()
-            .filter(|l| l.trim_start().starts_with("--") || l.trim_start().starts_with('<'))
-        {
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
             let l = line.trim();
-            if l.starts_with("--help") || l.starts_with("-h") {
+            let is_option = l.starts_with("--") || l.starts_with('<') || l.starts_with('-');
+            if !is_option || l.starts_with("-h") || l.starts_with("--help") {
                 continue;
             }
-            // `--option <VALUE>  Help text`: the help text follows two or more spaces.
-            let described = l
+            // `--option <VALUE>  Help text` on one line, or (clap's long layout) the help text
+            // on the next, more indented line.
+            let inline = l
                 .split_once("  ")
                 .is_some_and(|(_, text)| !text.trim().is_empty() && !text.trim().starts_with('['));
-            assert!(described, "`{}` has no help text for: {l}", c.join(" "));
+            let indent = |s: &str| s.len() - s.trim_start().len();
+            let below = lines.get(i + 1).is_some_and(|next| {
+                let t = next.trim();
+                indent(next) > indent(line) && !t.is_empty() && !t.starts_with('-') && !t.starts_with('[')
+            });
+            assert!(inline || below, "`{}` has no help text for: {l}", c.join(" "));
         }
     }
 }

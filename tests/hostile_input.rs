@@ -396,3 +396,123 @@ async fn a_trunk_prefix_in_brackets_gives_the_same_commitment_as_without() {
     );
     assert!(!r.to_string().contains("+33 1\""), "{r}");
 }
+
+/// Found by trying the server as an outsider would (issue 10's kinds, siblings).
+#[tokio::test]
+async fn siblings_found_by_a_red_team_hold() {
+    let app = common::spawn().await;
+    let admin = app.token(Role::Admin);
+    let auditor = app.token(Role::Auditor);
+    // Report sums stay within I-JSON: three records of 2^53 − 1 do not add up past it.
+    let rec = |id: &str| {
+        format!(
+            r#"{{"type":"request","external_id":"{id}","country":"DEU","instrument":"court_order","received":"2023-05-02","outcome":"fulfilled","source":"S","source_sha256":"{}","data_categories":["ip_address"],"identifiers":9007199254740991,"accounts_affected":9007199254740991,"values":{{"ip_address":9007199254740991}}}}"#,
+            "a".repeat(64)
+        )
+    };
+    let body = format!("[{},{},{}]", rec("e1"), rec("e2"), rec("e3"));
+    let r = post_raw(&app, "/v1/imports", Some(&admin), Some("application/json"), &body).await;
+    assert_eq!(r.status(), 200);
+    let report = app.get_json_as("/v1/reports/transparency?country=DEU", &auditor).await;
+    let text = report.to_string();
+    assert!(
+        !text.contains("27021597764222973") && text.contains("9007199254740991"),
+        "{text}"
+    );
+
+    // Parser and path text never comes back.
+    for path in ["/v1/log/entries/203.0.113.77", "/v1/audit/entries/evilmallory/sealed"] {
+        let r = app.get(path).await;
+        let p = assert_problem(r, 404).await;
+        assert!(
+            !p.to_string().contains("203.0.113") && !p.to_string().contains("evilmallory"),
+            "{p}"
+        );
+    }
+    for path in [
+        "/v1/log/entries?start=1&start=2",
+        "/v1/log/entries?limit=-1",
+        "/v1/log/entries?limit=%2B33612345678x",
+    ] {
+        let p = assert_problem(app.get(path).await, 400).await;
+        let t = p.to_string();
+        assert!(
+            !t.contains("deserialize") && !t.contains("invalid digit") && !t.contains("3361"),
+            "{t}"
+        );
+    }
+    let doc = "name = \"x\"\nfoo = \"+33 6 99 88 77 66\"\n";
+    let (status, p) = app
+        .admin_post("/v1/policies", json!({ "name": "x", "document": doc }))
+        .await;
+    assert_eq!(status, 422);
+    assert!(!p.to_string().contains("99 88"), "{p}");
+
+    // Media types: one Content-Type, UTF-8 only, no content coding.
+    let body = r#"{"name":"a","document":"b"}"#;
+    for (ct, extra) in [
+        ("application/json; charset=latin1", None),
+        ("application/json", Some(("content-encoding", "gzip"))),
+    ] {
+        let mut r = app
+            .client
+            .post(app.url("/v1/policies"))
+            .bearer_auth(&admin)
+            .header("content-type", ct)
+            .body(body);
+        if let Some((k, v)) = extra {
+            r = r.header(k, v);
+        }
+        assert_problem(r.send().await.unwrap(), 415).await;
+    }
+    let r = app
+        .client
+        .post(app.url("/v1/policies"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 415).await;
+    // Two Authorization headers: refused, not "the first wins".
+    let r = app
+        .client
+        .get(app.url("/v1/auth/whoami"))
+        .header("authorization", format!("Bearer {admin}"))
+        .header("authorization", format!("Bearer {auditor}"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 401).await;
+
+    // issuing_authority is an id, never free text that would be stored and shown.
+    let c = court(&app).await;
+    let mut order_body = order(&c, "free-text", "drug_trafficking");
+    order_body["issuing_authority"] = json!("+33 6 12 34 56 78");
+    let (status, p) = submit(&app, &c.officer, &order_body).await;
+    assert_eq!(status, 422, "{p}");
+    assert_eq!(p["errors"][0]["field"], "issuing_authority");
+    assert!(!p.to_string().contains("12 34"), "{p}");
+}
+
+#[tokio::test]
+async fn a_token_whose_exp_is_not_after_its_iat_is_refused() {
+    let app = common::spawn().await;
+    let authority = app.register_authority().await;
+    let (kid, key) = app.add_ed25519_key(&authority).await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut claims = common::officer_claims(&app, &authority);
+    claims["iat"] = json!(now);
+    claims["exp"] = json!(now);
+    let t = common::sign_ed25519(&key, &kid, &claims);
+    let r = app
+        .client
+        .get(app.url("/v1/auth/whoami"))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 401).await;
+}

@@ -122,8 +122,8 @@ async fn entries_are_paginated_with_a_capped_limit() {
 async fn malformed_and_out_of_range_parameters_get_problem_answers_not_500s() {
     let app = spawn().await;
     for (path, status) in [
-        ("/v1/log/entries/abc", 400),
-        ("/v1/log/entries/-1", 400),
+        ("/v1/log/entries/abc", 404),
+        ("/v1/log/entries/-1", 404),
         ("/v1/log/entries/99", 404),
         ("/v1/log/entries/18446744073709551615", 404),
         ("/v1/log/entries?limit=0", 400),

@@ -346,3 +346,67 @@ async fn the_affected_user_endpoint_is_rate_limited_per_client() {
     assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     common::assert_problem(r, 429).await;
 }
+
+/// Overload is answered: writes beyond a client's or a subject's rate are 429 with
+/// `Retry-After`, and appended nothing.
+#[tokio::test]
+async fn writes_beyond_the_rate_limits_are_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let app = common::spawn_with(dir, url, |s| {
+        s.rate_limit_per_subject = 3;
+        s.rate_limit_per_address = 0;
+    })
+    .await;
+    let alice = app.token_for(Role::Admin, "alice");
+    let bob = app.token_for(Role::Admin, "bob");
+    let register = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/v1/authorities"))
+                .bearer_auth(token)
+                .json(&json!({ "country": "BEL", "kind": "police", "judicial": false, "name": "P" }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(register(alice.clone()).await.status(), 201);
+    }
+    let before = app.size().await;
+    let r = register(alice.clone()).await;
+    assert!(r.headers().contains_key("retry-after"));
+    common::assert_problem(r, 429).await;
+    assert_eq!(app.size().await, before);
+    assert_eq!(register(bob).await.status(), 201, "another subject has its own budget");
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let app = common::spawn_with(dir, url, |s| {
+        s.rate_limit_per_subject = 0;
+        s.rate_limit_per_address = 2;
+    })
+    .await;
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let r = app
+                .client
+                .post(app.url("/v1/subjects/proof"))
+                .body("x")
+                .send()
+                .await
+                .unwrap();
+            v.push(r.status().as_u16());
+        }
+        v
+    };
+    assert_eq!(
+        statuses,
+        [415, 415, 429],
+        "the client address's budget covers every write"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200, "cheap reads are not limited");
+}

@@ -163,3 +163,32 @@ async fn a_panicking_operation_fails_alone_and_the_writer_lives_on() {
     .unwrap();
     assert_eq!(count(&url), (1, 1));
 }
+
+/// The queue in front of the writer is bounded: when it is full an operation is refused at
+/// once as unavailable (503 with `Retry-After` over HTTP), and memory stays flat.
+#[tokio::test]
+async fn a_full_queue_refuses_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let mut conn = store::establish(&url).unwrap();
+    store::migrate(&mut conn).unwrap();
+    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    let seq = Sequencer::start_reconnecting(conn, &url, 1, signer, Arc::new(Metrics::new()), 1, Duration::ZERO);
+    // The first operation holds the writer for a while; the second waits in the queue.
+    let s = seq.clone();
+    let slow = tokio::spawn(async move {
+        s.append(|_ctx| {
+            std::thread::sleep(Duration::from_millis(400));
+            Ok::<_, StoreError>(((), Vec::new()))
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let s = seq.clone();
+    let queued = tokio::spawn(async move { s.append(|_ctx| Ok::<_, StoreError>(((), Vec::new()))).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = seq.append(|_ctx| Ok::<_, StoreError>(((), Vec::new()))).await;
+    assert!(matches!(refused, Err(StoreError::Unavailable(_, _))), "{refused:?}");
+    slow.await.unwrap().unwrap();
+    queued.await.unwrap().unwrap();
+}

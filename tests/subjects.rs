@@ -106,3 +106,30 @@ async fn a_notified_user_gets_proofs_of_the_entries_that_commit_to_their_number(
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.starts_with("PROVEN: 2 entries of request"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_national_number_is_read_in_the_requesting_authoritys_country() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (status, submitted) = submit(&app, &c.officer, &order(&c, "national", "fraud")).await;
+    assert_eq!(status, 201);
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    let vault = app.open_vault(&id, &reviewer, "notification").await;
+    let phone = vault["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "phone_number")
+        .unwrap()
+        .clone();
+    // The French court's request; the user types the number as the French write it.
+    let r = app
+        .client
+        .post(app.url("/v1/subjects/proof"))
+        .json(&json!({ "request_id": id, "kind": "phone_number", "value": "06 12 34 56 78", "nonce": phone["nonce"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

@@ -45,9 +45,13 @@ impl FromRequest for Caller {
 }
 
 async fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
-    let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+    let mut all = req.headers().get_all(actix_web::http::header::AUTHORIZATION);
+    let Some(header) = all.next() else {
         return Ok(Caller(None));
     };
+    if all.next().is_some() {
+        return Err(AppError::unauthorized("send one Authorization header"));
+    }
     // The scheme name is case-insensitive (RFC 9110 §11.1).
     let token = header
         .to_str()
@@ -59,7 +63,17 @@ async fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::internal("application state missing"))?;
-    verify(state, token.trim()).await.map(|c| Caller(Some(c)))
+    let claims = verify(state, token.trim()).await?;
+    if crate::limits::is_costly(req.method(), req.path()) {
+        let subject = format!("{}\0{}", claims.iss, claims.sub);
+        if let Err(wait) = state.subject_rate.check(&subject) {
+            return Err(AppError::too_many_requests_for(
+                "too many requests for this token's subject",
+                wait,
+            ));
+        }
+    }
+    Ok(Caller(Some(claims)))
 }
 
 /// Checks a bearer token from either kind of issuer. Refusals are 401 with a reason that names

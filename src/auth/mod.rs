@@ -268,6 +268,9 @@ impl TokenKeys {
         if c.iat > now + LEEWAY_SECS {
             return Err(TokenError::Invalid("the token is issued in the future (iat)".into()));
         }
+        if c.exp <= c.iat {
+            return Err(TokenError::Invalid("exp must be later than iat".into()));
+        }
         let max = self.max_ttl.as_secs();
         if c.exp.saturating_sub(c.iat) > max || c.exp.saturating_sub(now) > max + LEEWAY_SECS {
             return Err(TokenError::TooLong(max));

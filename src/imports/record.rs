@@ -99,8 +99,8 @@ impl ImportRecord {
         if country.len() != 3 || isocountry::CountryCode::for_alpha3(country).is_err() {
             bad("country", "country must be an ISO 3166-1 alpha-3 code in upper case");
         }
-        if source.trim().is_empty() || source.chars().count() > 500 {
-            bad("source", "source must have 1 to 500 characters");
+        if source.trim().is_empty() || source.chars().count() > 500 || source.chars().any(char::is_control) {
+            bad("source", "source must have 1 to 500 printable characters");
         }
         if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             bad("source_sha256", "source_sha256 must be 64 lower-case hex digits");

@@ -131,7 +131,7 @@ pub async fn get_entry(
         return Err(AppError::not_found("no entry with that index"));
     }
     let row = state.read(move |conn| Ok(queries::entry(conn, index)?)).await?;
-    let row = row.ok_or_else(|| AppError::not_found(format!("no entry with index {index}")))?;
+    let row = row.ok_or_else(|| AppError::not_found("no entry at that index"))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(visible(&caller, &row)?.get().to_string()))

@@ -92,11 +92,44 @@ pub struct Review {
 /// many (the shape limit checked before the policy's own `max_targets`).
 pub const MAX_TARGETS: usize = 1000;
 
+/// TOML's own message quotes the offending line, and a policy document could hold anything:
+/// only the position and what our schema expected are told.
+fn toml_error(document: &str, e: &toml::de::Error) -> String {
+    let line = e
+        .span()
+        .map(|s| document[..s.start.min(document.len())].matches('\n').count() + 1);
+    let message = e.message();
+    let what = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let safe = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if safe {
+            format!("unknown key `{name}`")
+        } else {
+            "unknown key".to_string()
+        }
+    } else if message.starts_with("missing field `") {
+        message.replace("field", "key")
+    } else {
+        match message.rsplit_once(", expected ") {
+            Some((_, expected)) => format!("wrong type or value; expected {expected}"),
+            None => "not valid TOML for a policy".to_string(),
+        }
+    };
+    match line {
+        Some(l) => format!("line {l}: {what}"),
+        None => what,
+    }
+}
+
 impl Policy {
     /// Parses and checks a policy document; the error says what is wrong, with TOML's
     /// position.
     pub fn parse(document: &str) -> Result<Self, String> {
-        let p: Policy = toml::from_str(document).map_err(|e| e.to_string())?;
+        let p: Policy = toml::from_str(document).map_err(|e| toml_error(document, &e))?;
         if p.categories.allowed.iter().any(|c| c == "content") {
             return Err("categories.allowed may not include content".into());
         }

@@ -176,10 +176,12 @@ pub fn exact_quarter(from: NaiveDate, to: NaiveDate) -> Option<String> {
     (from == start && to.succ_opt()? == next).then(|| format!("{}-Q{}", from.year(), q + 1))
 }
 
-/// Figures saturate rather than wrap: each is at most 2^53 − 1, but a sum over many entries
-/// need not be.
+/// Figures saturate at 2^53 − 1 rather than wrap or exceed it: each is at most that, but a sum
+/// over many entries need not be, and a report is JSON that every reader must take exactly
+/// (I-JSON, RFC 7493 §2.2; the spec's bound).
 fn add(total: &mut u64, n: u64) {
-    *total = total.saturating_add(n);
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    *total = total.saturating_add(n).min(MAX_SAFE);
 }
 
 fn bad(index: u64, what: &str) -> LedgerError {

@@ -87,10 +87,14 @@ pub async fn disclose(
             return Ok(change);
         }
         let approved = cur.approved_categories.clone().unwrap_or_default();
-        if let Some(c) = body.values.keys().find(|c| !approved.contains(c)) {
+        // The category is not named back: a caller could put anything in a map key.
+        if body.values.keys().any(|c| !approved.contains(c)) {
             return Err(AppError::invalid_parameter(
                 "values",
-                format!("category {c} was not approved"),
+                format!(
+                    "a category in values was not approved (approved: {})",
+                    approved.join(", ")
+                ),
             ));
         }
         if body.accounts_affected == 0 || body.values.values().all(|n| *n == 0) {

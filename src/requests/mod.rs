@@ -139,6 +139,18 @@ impl SubmitRequest {
             ("order.signature", self.order.as_ref().map(|o| o.signature.as_str())),
             ("order.kid", self.order.as_ref().map(|o| o.kid.as_str())),
         ];
+        // An authority id, never free text: a value here is stored and shown as it is.
+        if self
+            .issuing_authority
+            .as_deref()
+            .is_some_and(|a| !a.is_empty() && uuid::Uuid::parse_str(a).is_err())
+        {
+            too(
+                "issuing_authority".into(),
+                "not_an_authority_id",
+                "issuing_authority is the id of a registered authority (a UUID)".into(),
+            );
+        }
         for (field, text) in texts {
             if text.is_some_and(|t| t.len() > MAX_TEXT) {
                 too(field.into(), "too_long", format!("at most {MAX_TEXT} bytes"));

@@ -147,7 +147,8 @@ where
 /// Handle to the writer thread. Cloning is cheap; the thread stops when the last handle drops.
 #[derive(Clone)]
 pub struct Sequencer {
-    tx: mpsc::Sender<Box<dyn Job>>,
+    /// Bounded: a full queue refuses the operation (503) instead of growing without bound.
+    tx: mpsc::SyncSender<Box<dyn Job>>,
     alive: Arc<std::sync::atomic::AtomicBool>,
     writable: Arc<std::sync::atomic::AtomicBool>,
     clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
@@ -174,7 +175,7 @@ impl Sequencer {
         batch_max: usize,
         batch_wait: Duration,
     ) -> Self {
-        Self::start_with(conn, None, signer, metrics, batch_max, batch_wait)
+        Self::start_with(conn, None, DEFAULT_QUEUE_MAX, signer, metrics, batch_max, batch_wait)
     }
 
     /// Starts the writer thread on `conn`; when the connection is lost (a database restart,
@@ -183,24 +184,34 @@ impl Sequencer {
     pub fn start_reconnecting(
         conn: DbConnection,
         url: &str,
+        queue_max: usize,
         signer: LogSigner,
         metrics: Arc<Metrics>,
         batch_max: usize,
         batch_wait: Duration,
     ) -> Self {
-        Self::start_with(conn, Some(url.to_string()), signer, metrics, batch_max, batch_wait)
+        Self::start_with(
+            conn,
+            Some(url.to_string()),
+            queue_max,
+            signer,
+            metrics,
+            batch_max,
+            batch_wait,
+        )
     }
 
     fn start_with(
         conn: DbConnection,
         url: Option<String>,
+        queue_max: usize,
         signer: LogSigner,
         metrics: Arc<Metrics>,
         batch_max: usize,
         batch_wait: Duration,
     ) -> Self {
         let writable = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+        let (tx, rx) = mpsc::sync_channel::<Box<dyn Job>>(queue_max.max(1));
         let clock_behind_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
         let writer = Writer {
             conn: Some(conn),
@@ -261,10 +272,19 @@ impl Sequencer {
             output: None,
             reply,
         });
-        self.tx.send(job).map_err(|_| E::from(StoreError::SequencerStopped))?;
+        self.tx.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => E::from(StoreError::Unavailable(
+                "the ledger is at capacity: the sequencer's queue is full".into(),
+                1,
+            )),
+            mpsc::TrySendError::Disconnected(_) => E::from(StoreError::SequencerStopped),
+        })?;
         rx.await.map_err(|_| E::from(StoreError::SequencerStopped))?
     }
 }
+
+/// Operations that may wait for the writer when no bound is configured.
+pub const DEFAULT_QUEUE_MAX: usize = 10_000;
 
 /// How often an idle writer checks its connection.
 const IDLE_CHECK: Duration = Duration::from_secs(1);

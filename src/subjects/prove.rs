@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::ledger::{commitment, entry::leaf_hash, hex_hash, identifier};
 use crate::log::EntryReceipt;
-use crate::store::schema::{entries, sealed_details, vault};
+use crate::store::schema::{entries, requests, sealed_details, vault};
 use crate::store::StoreError;
 
 /// What a notified user was given.
@@ -84,8 +84,27 @@ pub async fn prove(
         }
     }
     let claim: SubjectClaim = crate::body::json(&req, payload).await?;
-    let normalised = identifier::normalize(&claim.kind, &claim.value)
-        .map_err(|e| AppError::invalid_parameter("value", e.to_string()))?;
+    let normalised = match identifier::normalize(&claim.kind, &claim.value) {
+        Ok(n) => n,
+        // A national phone number, as the user's notification may spell it: read it in the
+        // requesting authority's country, as the ledger did when it was submitted.
+        Err(_) if claim.kind == identifier::PHONE_NUMBER && uuid::Uuid::parse_str(&claim.request_id).is_ok() => {
+            let id = claim.request_id.to_lowercase();
+            let country: Option<String> = state
+                .read(move |conn| {
+                    Ok(requests::table
+                        .filter(requests::id.eq(&id))
+                        .select(requests::country)
+                        .first(conn)
+                        .optional()
+                        .map_err(StoreError::from)?)
+                })
+                .await?;
+            identifier::normalize_in(&claim.kind, &claim.value, country.as_deref())
+                .map_err(|e| AppError::invalid_parameter("value", e.to_string()))?
+        }
+        Err(e) => return Err(AppError::invalid_parameter("value", e.to_string())),
+    };
     let mut nonce = [0u8; 32];
     hex::decode_to_slice(&claim.nonce, &mut nonce)
         .map_err(|_| AppError::invalid_parameter("nonce", "the nonce is 64 hex digits"))?;
