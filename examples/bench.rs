@@ -182,6 +182,9 @@ async fn main() {
     let mut settings = Settings::new(&data);
     settings.listen = "127.0.0.1:0".into();
     settings.origin = "bench.localhost/log".into();
+    // A benchmark drives the server as fast as it goes: the rate limits are off.
+    settings.rate_limit_per_subject = 0;
+    settings.rate_limit_per_address = 0;
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

@@ -91,6 +91,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::new(dir.path());
     settings.listen = "127.0.0.1:0".into();
+    // A benchmark drives the server as fast as it goes: the rate limits are off.
+    settings.rate_limit_per_subject = 0;
+    settings.rate_limit_per_address = 0;
     if let Some(admin) = arg("--pg") {
         use diesel::{Connection, RunQueryDsl};
         let name = format!("dl_bench_{}", uuid::Uuid::new_v4().simple());
