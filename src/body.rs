@@ -109,6 +109,18 @@ pub async fn json<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload)
     parse(&bytes, "")
 }
 
+/// [`json`], and the SHA-256 (hex) of the body's bytes, for idempotent retries.
+pub async fn json_digest<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(T, String), AppError> {
+    use sha2::Digest;
+    media_type(req, &[MediaType::Json])?;
+    let bytes = read(req, payload, DEFAULT_LIMIT).await?;
+    let digest = hex::encode(sha2::Sha256::digest(&bytes));
+    Ok((parse(&bytes, "")?, digest))
+}
+
 /// Parses `bytes` strictly (module comment, step 2) and deserialises a `T`; fields are named
 /// below `root` (empty for the body itself).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8], root: &str) -> Result<T, AppError> {

@@ -129,6 +129,33 @@ fn conventions(doc: &mut serde_json::Value) {
                         .or_insert_with(|| problem("Over a rate limit; `Retry-After` says when to try again"));
                 }
             }
+            // Lifecycle transitions take `Idempotency-Key` (`requests::transition::Retry`).
+            let transition = [
+                "decision",
+                "disclosure",
+                "notification",
+                "emergency-validation",
+                "withdraw",
+            ]
+            .iter()
+            .any(|a| path.starts_with("/v1/requests/{id}/") && path.ends_with(a));
+            if transition {
+                if let Some(op) = item.get_mut("post").and_then(Value::as_object_mut) {
+                    if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+                        responses
+                            .entry("400")
+                            .or_insert_with(|| problem("Malformed Idempotency-Key, parameter or body"));
+                    }
+                    let params = op.entry("parameters").or_insert_with(|| json!([]));
+                    if let Some(params) = params.as_array_mut() {
+                        params.push(json!({
+                            "name": "Idempotency-Key", "in": "header", "required": false,
+                            "description": "A retry with the same key, request and body replays the first answer (its receipt); with another action, request or body it is 409",
+                            "schema": { "type": "string", "minLength": 1, "maxLength": 200 }
+                        }));
+                    }
+                }
+            }
             // Every write is rate-limited per client and per token subject (`limits`).
             if let Some(responses) = item
                 .get_mut("post")

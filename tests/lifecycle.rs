@@ -559,3 +559,44 @@ async fn an_emergency_disclosure_not_validated_within_the_window_fails_validatio
         waited += 1;
     }
 }
+
+/// A reviewer whose answer was lost retries with the same `Idempotency-Key`: the first answer
+/// comes back (same entry), nothing is appended twice, even when the retries race; the same
+/// key for another body or action is 409.
+#[tokio::test]
+async fn a_lost_answer_is_retried_with_an_idempotency_key_and_applied_once() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (_, submitted) = submit(&app, &c.officer, &order(&c, "idem-decision", "fraud")).await;
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    let decide = |body: Value, key: &'static str| {
+        let (app, reviewer, id) = (&app, reviewer.clone(), id.clone());
+        async move {
+            let r = app
+                .client
+                .post(app.url(&format!("/v1/requests/{id}/decision")))
+                .bearer_auth(reviewer)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let approve = json!({ "decision": "approve" });
+    let before = app.size().await;
+    let answers = futures_util::future::join_all((0..8).map(|_| decide(approve.clone(), "decide-once"))).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let indexes: std::collections::BTreeSet<u64> = answers
+        .iter()
+        .map(|(_, b)| b["receipt"]["entries"][0]["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes.len(), 1, "one entry for all retries: {indexes:?}");
+    assert_eq!(app.size().await, before + 1);
+    let (status, _) = decide(json!({ "decision": "clarify" }), "decide-once").await;
+    assert_eq!(status, 409, "same key, other body");
+    // Without a key a second approval is the illegal transition it always was.
+    assert_eq!(act(&app, &reviewer, &id, "decision", approve).await.0, 409);
+}

@@ -65,7 +65,7 @@ async fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
         .ok_or_else(|| AppError::internal("application state missing"))?;
     let claims = verify(state, token.trim()).await?;
     if crate::limits::is_costly(req.method(), req.path()) {
-        let subject = format!("{}\0{}", claims.iss, claims.sub);
+        let subject = format!("{}\n{}", claims.iss, claims.sub);
         if let Err(wait) = state.subject_rate.check(&subject) {
             return Err(AppError::too_many_requests_for(
                 "too many requests for this token's subject",

@@ -4,7 +4,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
-use super::transition::{apply, require_state, Change};
+use super::transition::{apply, require_state, Change, Retry};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
@@ -59,9 +59,10 @@ pub async fn decide(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body: Decision = crate::body::json(&req, payload).await?;
+    let (body, digest): (Decision, String) = crate::body::json_digest(&req, payload).await?;
+    let retry = Retry::from_request(&req, "decision", digest)?;
     let reviewer = claims.sub.clone();
-    apply(state, claims, id.into_inner(), move |cur| {
+    apply(state, claims, id.into_inner(), retry, move |cur| {
         require_state(cur, &["under_review"])?;
         match body.decision {
             Verdict::Approve => {

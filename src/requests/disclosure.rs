@@ -6,7 +6,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
-use super::transition::{apply, require_state, Change};
+use super::transition::{apply, require_state, Change, Retry};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
@@ -68,7 +68,8 @@ pub async fn disclose(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body: Disclosure = crate::body::json(&req, payload).await?;
+    let (body, digest): (Disclosure, String) = crate::body::json_digest(&req, payload).await?;
+    let retry = Retry::from_request(&req, "disclosure", digest)?;
     let package_ok = body
         .package_sha256
         .as_deref()
@@ -79,7 +80,7 @@ pub async fn disclose(
             "package_sha256 must be 64 hex digits",
         ));
     }
-    apply(state, claims, id.into_inner(), move |cur| {
+    apply(state, claims, id.into_inner(), retry, move |cur| {
         require_state(cur, &["approved", "approved_narrowed"])?;
         if let Outcome::NoData = body.outcome {
             let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));

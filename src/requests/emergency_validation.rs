@@ -4,7 +4,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
-use super::transition::{apply, require_state, Change};
+use super::transition::{apply, require_state, Change, Retry};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
@@ -40,9 +40,10 @@ pub async fn validate_emergency(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body: EmergencyValidation = crate::body::json(&req, payload).await?;
+    let (body, digest): (EmergencyValidation, String) = crate::body::json_digest(&req, payload).await?;
+    let retry = Retry::from_request(&req, "emergency-validation", digest)?;
     let validated = body.validated;
-    apply(state, claims, id.into_inner(), move |cur| {
+    apply(state, claims, id.into_inner(), retry, move |cur| {
         require_state(cur, &["disclosed", "no_data"])?;
         if !cur.emergency {
             return Err(AppError::conflict(format!(

@@ -4,7 +4,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
-use super::transition::{apply, Change};
+use super::transition::{apply, Change, Retry};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
@@ -55,7 +55,8 @@ pub async fn notify(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let body: Notification = crate::body::json(&req, payload).await?;
+    let (body, digest): (Notification, String) = crate::body::json_digest(&req, payload).await?;
+    let retry = Retry::from_request(&req, "notification", digest)?;
     let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
     let change = match body.action {
         NotificationAction::Delay => {
@@ -92,7 +93,7 @@ pub async fn notify(
             c
         }
     };
-    apply(state, claims, id.into_inner(), move |cur| {
+    apply(state, claims, id.into_inner(), retry, move |cur| {
         if !["pending", "delayed"].contains(&cur.notification.as_str()) {
             return Err(AppError::conflict(format!(
                 "no notification is pending: the request is {} and its notification {}",

@@ -35,6 +35,45 @@ pub(super) struct Current {
     pub commitments: Vec<String>,
 }
 
+/// An `Idempotency-Key` retry of a transition: the key (per token subject), the action, and
+/// the digest of the body. The same key with the same action, request and body replays the
+/// first answer; with anything else it is 409.
+pub(super) struct Retry {
+    pub key: String,
+    pub action: &'static str,
+    pub body_sha256: String,
+}
+
+impl Retry {
+    /// The retry a request asks for, if any: `Idempotency-Key` of 1 to 200 visible ASCII
+    /// characters.
+    pub fn from_request(
+        req: &actix_web::HttpRequest,
+        action: &'static str,
+        body_sha256: String,
+    ) -> Result<Option<Retry>, AppError> {
+        let Some(v) = req.headers().get("Idempotency-Key") else {
+            return Ok(None);
+        };
+        let key = v
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters"))?;
+        Ok(Some(Retry {
+            key: key.to_string(),
+            action,
+            body_sha256,
+        }))
+    }
+}
+
+/// The op's outcome: applied now, or a retry of one applied before (its entry's index).
+enum Applied {
+    Now(Box<super::RequestView>),
+    Before(u64),
+}
+
 /// What a transition changes, and the entry that records it.
 pub(super) struct Change {
     pub status: Option<&'static str>,
@@ -110,6 +149,7 @@ pub(super) async fn apply<F>(
     state: web::Data<AppState>,
     claims: Claims,
     id: String,
+    retry: Option<Retry>,
     decide: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -149,6 +189,27 @@ where
             };
             if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(row.1.as_str()) {
                 return Err(AppError::not_found("no request with that id"));
+            }
+            // A retry is recognised under the head lock, before any rule: of concurrent calls
+            // with one key exactly one applies.
+            // iss and sub hold no control character (checked), so a newline separates them.
+            let subject = format!("{}\n{}", claims.iss, claims.sub);
+            if let Some(r) = &retry {
+                use crate::store::schema::idempotency_keys as k;
+                let before: Option<(String, String, String, i64)> = k::table
+                    .filter(k::subject.eq(&subject).and(k::idem_key.eq(&r.key)))
+                    .select((k::action, k::request_id, k::body_sha256, k::entry_index))
+                    .first(ctx.conn)
+                    .optional()
+                    .map_err(StoreError::from)?;
+                if let Some((action, request, digest, index)) = before {
+                    if action == r.action && request == op_id && digest == r.body_sha256 {
+                        return Ok((Applied::Before(index as u64), Vec::new()));
+                    }
+                    return Err(AppError::conflict(
+                        "this Idempotency-Key was used for another action, request or body",
+                    ));
+                }
             }
             let (_, policy_sha256, document) =
                 queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
@@ -202,15 +263,50 @@ where
                     .map_err(StoreError::from)?;
             }
             let (view, _) = load(ctx.conn, &op_id)?.ok_or_else(|| AppError::internal("request vanished"))?;
+            if let Some(r) = &retry {
+                use crate::store::schema::idempotency_keys as k;
+                diesel::insert_into(k::table)
+                    .values((
+                        k::subject.eq(&subject),
+                        k::idem_key.eq(&r.key),
+                        k::action.eq(r.action),
+                        k::request_id.eq(&op_id),
+                        k::body_sha256.eq(&r.body_sha256),
+                        k::entry_index.eq(ctx.next_index as i64),
+                    ))
+                    .execute(ctx.conn)
+                    .map_err(StoreError::from)?;
+            }
             let entry = NewEntry {
                 kind: change.kind.to_string(),
                 subject: Some(op_id.clone()),
                 public: change.public,
                 restricted: change.restricted,
             };
-            Ok((view, vec![entry]))
+            Ok((Applied::Now(Box::new(view)), vec![entry]))
         })
         .await?;
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
+    match view {
+        Applied::Now(view) => {
+            let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+            Ok(HttpResponse::Ok().json(RequestRecorded {
+                request: *view,
+                receipt,
+            }))
+        }
+        // The first answer again: the request as it is now, and the receipt of the entry the
+        // first call appended.
+        Applied::Before(index) => {
+            let (view, stored) = state
+                .read(move |conn| {
+                    let (view, _) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
+                    Ok((view, queries::entry(conn, index)?))
+                })
+                .await?;
+            let stored = stored.ok_or_else(|| AppError::internal("the retried entry is missing"))?;
+            let leaf = crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(stored.canonical.as_bytes()));
+            let receipt = EntryReceipt::for_indexes(&state, vec![(index, leaf)]).await?;
+            Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
+        }
+    }
 }

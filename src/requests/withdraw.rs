@@ -1,8 +1,8 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::submit::RequestRecorded;
-use super::transition::{apply, require_state, Change};
+use super::transition::{apply, require_state, Change, Retry};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
@@ -26,9 +26,11 @@ pub async fn withdraw(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
-    apply(state, claims, id.into_inner(), |cur| {
+    let retry = Retry::from_request(&req, "withdraw", String::new())?;
+    apply(state, claims, id.into_inner(), retry, |cur| {
         require_state(
             cur,
             &[

@@ -125,3 +125,14 @@ diesel::table! {
         imported_at -> Text,
     }
 }
+
+diesel::table! {
+    idempotency_keys (subject, idem_key) {
+        subject -> Text,
+        idem_key -> Text,
+        action -> Text,
+        request_id -> Text,
+        body_sha256 -> Text,
+        entry_index -> BigInt,
+    }
+}

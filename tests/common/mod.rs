@@ -62,6 +62,8 @@ pub async fn spawn() -> TestApp {
 }
 
 pub async fn spawn_with(dir: tempfile::TempDir, database_url: String, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    // The server's log, when RUST_LOG asks for it (e.g. RUST_LOG=error to see a 500's cause).
+    let _ = env_logger::builder().is_test(true).try_init();
     let mut settings = settings_for(dir.path(), &database_url);
     tweak(&mut settings);
     let application = Application::build(settings.clone()).await.expect("application starts");
