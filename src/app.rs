@@ -27,7 +27,7 @@ pub struct AppState {
     /// The transparency report's running tally.
     pub reports: crate::reports::ReportCache,
     /// Per-client limit of `POST /v1/subjects/proof`.
-    pub subject_limit: crate::subjects::limit::RateLimit,
+    pub subject_limit: crate::limits::Limiter,
     /// Per-subject limit of writes and expensive reads (checked once the token is verified).
     pub subject_rate: crate::limits::Limiter,
 }
@@ -172,7 +172,7 @@ impl Application {
                 source,
             })?
             .port();
-        let subject_limit = crate::subjects::limit::RateLimit::per_minute(settings.subject_proofs_per_minute);
+        let subject_limit = crate::limits::Limiter::per_minute(settings.subject_proofs_per_minute);
         let subject_rate = crate::limits::Limiter::per_second(settings.rate_limit_per_subject);
         let address_rate = web::Data::new(crate::limits::Limiter::per_second(settings.rate_limit_per_address));
         let state = web::Data::new(AppState {

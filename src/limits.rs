@@ -1,11 +1,11 @@
 //! Overload is answered, not absorbed: per-client and per-subject rate limits on writes and on
-//! expensive reads (token buckets: `N` requests per second, bursts of up to `N`), answered 429
+//! expensive reads (token buckets: `N` requests per period, bursts of up to `N`), answered 429
 //! problem+json with `Retry-After`. `0` turns a limit off (load tests and benchmarks do). The
 //! sequencer's queue is bounded too (`store::sequencer`): a full queue is 503.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 
@@ -13,31 +13,44 @@ use actix_web::http::Method;
 const MAX_KEYS: usize = 100_000;
 
 pub struct Limiter {
-    per_second: u32,
+    /// Requests per `period`, and the largest burst.
+    count: u32,
+    period: Duration,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
 impl Limiter {
-    pub fn per_second(per_second: u32) -> Self {
+    pub fn per_second(count: u32) -> Self {
+        Self::per(count, Duration::from_secs(1))
+    }
+
+    pub fn per_minute(count: u32) -> Self {
+        Self::per(count, Duration::from_secs(60))
+    }
+
+    fn per(count: u32, period: Duration) -> Self {
         Self {
-            per_second,
+            count,
+            period,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
     /// Takes one request from `key`'s bucket: `Ok`, or the seconds until one is available.
     pub fn check(&self, key: &str) -> Result<(), u64> {
-        if self.per_second == 0 {
+        if self.count == 0 {
             return Ok(());
         }
-        let rate = f64::from(self.per_second);
+        let burst = f64::from(self.count);
+        // Tokens regained per second.
+        let rate = burst / self.period.as_secs_f64();
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_KEYS {
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < rate);
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
         }
-        let (tokens, at) = buckets.entry(key.to_string()).or_insert((rate, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
+        let (tokens, at) = buckets.entry(key.to_string()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
         *at = now;
         if *tokens < 1.0 {
             return Err(((1.0 - *tokens) / rate).ceil().max(1.0) as u64);

@@ -423,16 +423,7 @@ pub async fn submit(
             shape,
         ));
     }
-    let idempotency_key = match http.headers().get("Idempotency-Key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= 200)
-                .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters"))?
-                .to_string(),
-        ),
-    };
+    let idempotency_key = super::transition::idempotency_key(&http)?;
     let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
     if let (Some(key), Some(authority)) = (&idempotency_key, &claims.authority) {
         if let Some(replay) = super::get::replay(&state, authority, key, &request_sha256).await? {

@@ -52,20 +52,24 @@ impl Retry {
         action: &'static str,
         body_sha256: String,
     ) -> Result<Option<Retry>, AppError> {
-        let Some(v) = req.headers().get("Idempotency-Key") else {
-            return Ok(None);
-        };
-        let key = v
-            .to_str()
-            .ok()
-            .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
-            .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters"))?;
-        Ok(Some(Retry {
-            key: key.to_string(),
+        Ok(idempotency_key(req)?.map(|key| Retry {
+            key,
             action,
             body_sha256,
         }))
     }
+}
+
+/// The request's `Idempotency-Key`, if any: 1 to 200 visible ASCII characters, else 400.
+pub(super) fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<String>, AppError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_string()))
+        .ok_or_else(|| AppError::bad_request("Idempotency-Key must be 1 to 200 visible ASCII characters"))
 }
 
 /// The op's outcome: applied now, or a retry of one applied before (its entry's index).

@@ -374,11 +374,7 @@ impl Writer {
             None => self.reconnect(false),
             Some(conn) => {
                 if conn.is_broken() || conn.ping().is_err() {
-                    log::error!("the writer lost its database connection; reconnecting with back-off");
-                    self.conn = None;
-                    self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
-                    self.next_attempt = Instant::now();
-                    self.backoff = MIN_BACKOFF;
+                    self.drop_connection();
                 }
             }
         }
@@ -417,13 +413,19 @@ impl Writer {
         let Some(conn) = self.conn.as_mut() else { return true };
         let broken = conn.is_broken() || conn.ping().is_err();
         if broken {
-            log::error!("the writer lost its database connection; reconnecting with back-off");
-            self.conn = None;
-            self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
-            self.next_attempt = Instant::now();
-            self.backoff = MIN_BACKOFF;
+            self.drop_connection();
         }
         broken
+    }
+
+    /// Forgets a dead connection: readiness goes to 503 and the next batch (or idle check)
+    /// reconnects at once, then with back-off.
+    fn drop_connection(&mut self) {
+        log::error!("the writer lost its database connection; reconnecting with back-off");
+        self.conn = None;
+        self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.next_attempt = Instant::now();
+        self.backoff = MIN_BACKOFF;
     }
 
     fn commit_batch(&mut self, mut batch: Vec<Box<dyn Job>>) {

@@ -4,7 +4,6 @@
 //! cannot be computed, so the endpoint tells nothing to anyone else.
 
 pub mod check;
-pub mod limit;
 pub mod prove;
 
 pub use check::{check_proof, ProvenEntry};
