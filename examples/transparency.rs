@@ -236,6 +236,8 @@ async fn main() {
             token,
             progress: false,
             insecure_http: false,
+            witnesses: Vec::new(),
+            quorum: 0,
         };
         async move { monitor::audit(&opts).await.unwrap() }
     };

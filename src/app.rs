@@ -30,6 +30,8 @@ pub struct AppState {
     pub subject_limit: crate::limits::Limiter,
     /// Per-subject limit of writes and expensive reads (checked once the token is verified).
     pub subject_rate: crate::limits::Limiter,
+    /// Witnessing: the quorum a served checkpoint needs, and waiting for it.
+    pub cosigning: crate::cosigning::Cosigning,
 }
 
 impl AppState {
@@ -142,6 +144,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         check_files(&settings)?;
+        if settings.witness_quorum > settings.witnesses.len() {
+            return Err(StartError::Config(format!(
+                "--witness-quorum {} is more than the {} witness(es) configured",
+                settings.witness_quorum,
+                settings.witnesses.len()
+            )));
+        }
         let (signer, tokens) = instance_keys(&settings)?;
         let url = settings.database_url();
         let mut writer = store::establish(&url)?;
@@ -156,6 +165,13 @@ impl Application {
             metrics.clone(),
             settings.batch_max,
             settings.batch_wait,
+        );
+        let cosigning = crate::cosigning::Cosigning::start(
+            settings.witnesses.clone(),
+            settings.witness_quorum,
+            pool.clone(),
+            sequencer.committed(),
+            metrics.clone(),
         );
         adopt_startup_policy(&sequencer, settings.policy.clone()).await?;
         let summary = startup_summary(&settings, &url, &signer, &pool)?;
@@ -176,6 +192,7 @@ impl Application {
         let subject_rate = crate::limits::Limiter::per_second(settings.rate_limit_per_subject);
         let address_rate = web::Data::new(crate::limits::Limiter::per_second(settings.rate_limit_per_address));
         let state = web::Data::new(AppState {
+            cosigning,
             subject_limit,
             subject_rate,
             settings,

@@ -39,6 +39,10 @@ pub struct Settings {
     pub rate_limit_per_address: u32,
     /// Operations waiting for the sequencer at most; beyond, writes are 503.
     pub queue_max: usize,
+    /// Witnesses the log submits its checkpoints to (`--witness VKEY=URL`).
+    pub witnesses: Vec<crate::cosigning::WitnessConfig>,
+    /// Cosignatures a checkpoint needs before it is served (`--witness-quorum`, ≤ witnesses).
+    pub witness_quorum: usize,
 }
 
 impl Settings {
@@ -59,6 +63,8 @@ impl Settings {
             rate_limit_per_subject: 100,
             rate_limit_per_address: 200,
             queue_max: 10_000,
+            witnesses: Vec::new(),
+            witness_quorum: 0,
         }
     }
 

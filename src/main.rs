@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use disclosure_ledger::ledger::cosignature::WitnessKey;
 use disclosure_ledger::{app, auth::Role, config::Settings, keys, ledger::LogVerifier, store};
 
 #[derive(Parser)]
@@ -63,6 +64,13 @@ enum Command {
         /// Operations that may wait for the sequencer; beyond, writes are answered 503.
         #[arg(long, env = "QUEUE_MAX", default_value_t = 10_000)]
         queue_max: usize,
+        /// A witness (C2SP tlog-witness) as `VKEY=URL` (repeatable): its verifier key from
+        /// `witness keygen` and its submission prefix; every new checkpoint is sent to it.
+        #[arg(long = "witness")]
+        witnesses: Vec<disclosure_ledger::cosigning::WitnessConfig>,
+        /// Cosignatures a checkpoint needs before /checkpoint and /v1/log/checkpoint serve it.
+        #[arg(long, env = "WITNESS_QUORUM", default_value_t = 0)]
+        witness_quorum: usize,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -118,6 +126,13 @@ enum Command {
         /// Allow plain http:// to a host that is not loopback (the token travels in clear).
         #[arg(long)]
         insecure_http: bool,
+        /// A witness's verifier key (repeatable; from `witness keygen`) whose cosignatures count.
+        #[arg(long = "witness", value_parser = parse_witness_key)]
+        witnesses: Vec<WitnessKey>,
+        /// Valid cosignatures of distinct --witness keys a checkpoint needs to be believed
+        /// (exit 1 naming the missing ones); 0 believes the log's signature alone.
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
     },
     /// For a notified user: have the ledger prove that entries of the request commit to your
     /// identifier, and check every proof against the pinned log key.
@@ -144,6 +159,19 @@ enum Command {
         /// Allow plain http:// to a host that is not loopback (your identifier travels in clear).
         #[arg(long)]
         insecure_http: bool,
+        /// A witness's verifier key (repeatable) whose cosignatures count.
+        #[arg(long = "witness", value_parser = parse_witness_key)]
+        witnesses: Vec<WitnessKey>,
+        /// Valid cosignatures of distinct --witness keys the proof's checkpoint needs (exit 1
+        /// naming the missing ones); 0 believes the log's signature alone.
+        #[arg(long, default_value_t = 0)]
+        quorum: usize,
+    },
+    /// Run a witness (C2SP tlog-witness) for oversight bodies: it cosigns a log's checkpoints
+    /// after checking each is consistent with every one it cosigned before.
+    Witness {
+        #[command(subcommand)]
+        action: WitnessCommand,
     },
     /// Telegram's published figures (datasets/telegram): import records, and a check of the data.
     Dataset {
@@ -189,6 +217,39 @@ enum DatasetCommand {
 }
 
 #[derive(Subcommand)]
+enum WitnessCommand {
+    /// Create the witness's Ed25519 key (PKCS#8 PEM, mode 0600; refuses to overwrite) and print
+    /// its verifier key `NAME+<hex key id>+<base64(0x04 ‖ public key)>` for logs and clients.
+    Keygen {
+        /// The witness's name, e.g. dpa.example/witness (a schema-less URL; no spaces or '+').
+        #[arg(long)]
+        name: String,
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Serve POST /add-checkpoint and GET /<sha256(origin) hex>/checkpoint.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "WITNESS_LISTEN", default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// The witness's private key file (from `witness keygen`).
+        #[arg(long, env = "WITNESS_KEY")]
+        key: PathBuf,
+        /// The witness's name, as given to `witness keygen`.
+        #[arg(long, env = "WITNESS_NAME")]
+        name: String,
+        /// A log's verifier key `<origin>+<hex id>+<base64>` (repeatable): the logs witnessed.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        /// Directory for the latest cosigned checkpoint of each log and the evidence of
+        /// refused ones (created 0700).
+        #[arg(long, env = "WITNESS_STATE")]
+        state: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuthorityCommand {
     /// Create an Ed25519 key file (PKCS#8 PEM, mode 0600); prints the public JWK to register.
     Keygen {
@@ -226,6 +287,21 @@ enum AuthorityCommand {
         #[arg(long)]
         document: PathBuf,
     },
+}
+
+fn parse_witness_key(s: &str) -> Result<WitnessKey, String> {
+    WitnessKey::parse(s).map_err(|e| e.to_string())
+}
+
+/// A quorum larger than the witnesses given could never be met: a mistake, not a verdict.
+fn check_quorum(quorum: usize, witnesses: &[WitnessKey]) -> Result<(), String> {
+    if quorum > witnesses.len() {
+        return Err(format!(
+            "--quorum {quorum} needs at least {quorum} --witness keys ({} given)",
+            witnesses.len()
+        ));
+    }
+    Ok(())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -272,12 +348,16 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             rate_limit_per_subject,
             rate_limit_per_address,
             queue_max,
+            witnesses,
+            witness_quorum,
         } => {
             let mut s = settings(&common);
             s.sweep_interval = Duration::from_secs(sweep_secs.max(1));
             s.rate_limit_per_subject = rate_limit_per_subject;
             s.rate_limit_per_address = rate_limit_per_address;
             s.queue_max = queue_max;
+            s.witnesses = witnesses;
+            s.witness_quorum = witness_quorum;
             if let Some(path) = policy {
                 let document = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let parsed = disclosure_ledger::policy::Policy::parse(&document)
@@ -357,8 +437,14 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             state,
             token,
             insecure_http,
+            witnesses,
+            quorum,
         } => {
             use disclosure_ledger::monitor;
+            if let Err(e) = check_quorum(quorum, &witnesses) {
+                eprintln!("ERROR: cannot run: {e}");
+                return Ok(ExitCode::from(2));
+            }
             let opts = monitor::Options {
                 url,
                 log_key,
@@ -366,6 +452,8 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 token,
                 progress: true,
                 insecure_http,
+                witnesses,
+                quorum,
             };
             let rt = tokio::runtime::Runtime::new()?;
             match rt.block_on(monitor::audit(&opts)) {
@@ -402,8 +490,11 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             value,
             nonce,
             insecure_http,
+            witnesses,
+            quorum,
         } => {
             use disclosure_ledger::subjects::{check_proof, SubjectClaim, SubjectProof};
+            check_quorum(quorum, &witnesses)?;
             let verifier = LogVerifier::new(&log_key)?;
             let mut nonce_bytes = [0u8; 32];
             hex::decode_to_slice(&nonce, &mut nonce_bytes).map_err(|_| "the nonce is 64 hex digits")?;
@@ -424,6 +515,13 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 return Err(format!("the ledger answered {status}: {}", String::from_utf8_lossy(&body)).into());
             }
             let proof: SubjectProof = serde_json::from_slice(&body)?;
+            if quorum > 0 {
+                use disclosure_ledger::ledger::cosignature::require_quorum;
+                if let Err(e) = require_quorum(proof.proofs.checkpoint.as_bytes(), &witnesses, quorum) {
+                    println!("FAILED: the proof's checkpoint is not cosigned as required: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
             match check_proof(&proof, &verifier, &request, &kind, &value, &nonce_bytes) {
                 Ok((size, entries)) => {
                     println!(
@@ -446,6 +544,35 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Witness { action } => {
+            use disclosure_ledger::witness;
+            match action {
+                WitnessCommand::Keygen { name, out } => println!("{}", witness::keygen(&name, &out)?),
+                WitnessCommand::Serve {
+                    listen,
+                    key,
+                    name,
+                    logs,
+                    state,
+                } => {
+                    let settings = witness::WitnessSettings {
+                        listen,
+                        key,
+                        name,
+                        logs,
+                        state,
+                    };
+                    actix_web::rt::System::new().block_on(async move {
+                        let server = witness::WitnessServer::build(&settings)?;
+                        log::info!("{}", server.summary());
+                        log::info!("listening on port {}", server.port());
+                        server.run_until_stopped().await?;
+                        Ok::<_, Box<dyn std::error::Error>>(())
+                    })?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dataset { action } => {
             use disclosure_ledger::imports::telegram;

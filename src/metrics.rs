@@ -3,6 +3,7 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
@@ -26,6 +27,18 @@ pub struct Metrics {
     pub report_seconds: Histogram,
     /// Historical records accepted by `POST /v1/imports` (replays not counted).
     pub imported_records: Counter,
+    /// Per witness (label `witness`, its configured name): the size it last cosigned, how far
+    /// that is behind this process's tree size, and failed submissions.
+    witness_size: Family<WitnessLabel, Gauge>,
+    witness_lag: Family<WitnessLabel, Gauge>,
+    witness_failures: Family<WitnessLabel, Counter>,
+    witness_sizes: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+type WitnessLabel = Vec<(String, String)>;
+
+fn witness_label(name: &str) -> WitnessLabel {
+    vec![("witness".to_string(), name.to_string())]
 }
 
 impl Metrics {
@@ -67,7 +80,29 @@ impl Metrics {
             "Ledger size after this process's last commit",
             tree_size.clone(),
         );
+        let witness_size = Family::<WitnessLabel, Gauge>::default();
+        let witness_lag = Family::<WitnessLabel, Gauge>::default();
+        let witness_failures = Family::<WitnessLabel, Counter>::default();
+        registry.register(
+            "witness_cosigned_size",
+            "Tree size each witness last cosigned",
+            witness_size.clone(),
+        );
+        registry.register(
+            "witness_lag_entries",
+            "Entries between this process's tree size and each witness's last cosigned size",
+            witness_lag.clone(),
+        );
+        registry.register(
+            "witness_failures",
+            "Failed checkpoint submissions per witness",
+            witness_failures.clone(),
+        );
         Self {
+            witness_size,
+            witness_lag,
+            witness_failures,
+            witness_sizes: Default::default(),
             registry,
             appends,
             failed_operations,
@@ -80,8 +115,30 @@ impl Metrics {
         }
     }
 
+    /// A witness cosigned (or reported) `size`.
+    pub fn witness_cosigned_size(&self, witness: &str, size: u64) {
+        self.witness_size
+            .get_or_create(&witness_label(witness))
+            .set(size as i64);
+        self.witness_sizes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(witness.to_string(), size);
+    }
+
+    /// A submission to a witness failed.
+    pub fn witness_failure(&self, witness: &str) {
+        self.witness_failures.get_or_create(&witness_label(witness)).inc();
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        let tree = self.tree_size.get();
+        for (name, size) in self.witness_sizes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            self.witness_lag
+                .get_or_create(&witness_label(name))
+                .set((tree - *size as i64).max(0));
+        }
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out

@@ -156,6 +156,24 @@ fn conventions(doc: &mut serde_json::Value) {
                     }
                 }
             }
+            // Lifecycle writes may wait for witnesses (`log::receipt::Wait`).
+            if transition || path == "/v1/requests" {
+                if let Some(op) = item.get_mut("post").and_then(Value::as_object_mut) {
+                    let params = op.entry("parameters").or_insert_with(|| json!([]));
+                    if let Some(params) = params.as_array_mut() {
+                        params.push(json!({
+                            "name": "wait", "in": "query", "required": false,
+                            "description": "`cosigned`: answer with a receipt against a checkpoint a quorum of witnesses cosigned (see `timeout`); if the quorum does not come in time, the batch's own receipt",
+                            "schema": { "type": "string", "enum": ["cosigned"] }
+                        }));
+                        params.push(json!({
+                            "name": "timeout", "in": "query", "required": false,
+                            "description": "Seconds `wait=cosigned` waits at most (default 10)",
+                            "schema": { "type": "integer", "minimum": 1, "maximum": 60 }
+                        }));
+                    }
+                }
+            }
             // Every write is rate-limited per client and per token subject (`limits`).
             if let Some(responses) = item
                 .get_mut("post")

@@ -22,6 +22,8 @@ async fn audit(app: &TestApp, state: &Path, token: Option<String>) -> Result<Out
         token,
         progress: false,
         insecure_http: false,
+        witnesses: Vec::new(),
+        quorum: 0,
     };
     monitor::audit(&opts).await
 }
@@ -203,6 +205,8 @@ async fn a_server_showing_another_tree_at_a_trusted_size_is_a_fork() {
         token: None,
         progress: false,
         insecure_http: false,
+        witnesses: Vec::new(),
+        quorum: 0,
     };
     let key = honest.text("/v1/log/key").await.trim().to_string();
     let mut o = opts(&forked);

@@ -7,14 +7,18 @@
 //! - [`merkle`]: the RFC 9162 §2.1 tree, with inclusion and consistency proofs, over the
 //!   "stored hashes" layout of `tlog_tiles` so that storage lives behind [`merkle::HashReader`];
 //! - [`checkpoint`]: C2SP `tlog-checkpoint` signed as a C2SP `signed-note` with Ed25519;
+//! - [`cosignature`]: C2SP `tlog-cosignature` (Ed25519 `cosignature/v1`) and
+//!   [`add_checkpoint`]: the C2SP `tlog-witness` request body;
 //! - [`commitment`]: the sealed-details and identifier commitments of DESIGN §4.4;
 //! - [`identifier`]: normalisation of phone numbers, IP addresses, usernames and user ids.
 
+pub mod add_checkpoint;
 pub mod canonical_check;
 pub mod chain;
 pub mod checkpoint;
 pub mod commitment;
 pub mod compact;
+pub mod cosignature;
 pub mod entry;
 mod error;
 pub mod identifier;

@@ -12,4 +12,4 @@ pub mod tiles;
 pub use embargo::embargo_ends;
 pub use entries::{EmbargoedEntry, EntryPage};
 pub use proof::{ConsistencyProof, InclusionProof};
-pub use receipt::{EntryReceipt, ReceiptEntry};
+pub use receipt::{EntryReceipt, ReceiptEntry, Wait};

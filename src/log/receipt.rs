@@ -11,8 +11,45 @@ use crate::store::{Appended, DbHashReader};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct EntryReceipt {
     pub entries: Vec<ReceiptEntry>,
-    /// The signed note of the checkpoint the proofs lead to.
+    /// The signed note of the checkpoint the proofs lead to, with the cosignature lines of the
+    /// witnesses that cosigned it (C2SP tlog-cosignature) when it has any.
     pub checkpoint: String,
+    /// Names of the witnesses whose cosignatures `checkpoint` carries; empty for the checkpoint
+    /// of a batch just committed, unless the write asked `?wait=cosigned`.
+    #[serde(default)]
+    pub cosignatures: Vec<String>,
+}
+
+/// `?wait=cosigned[&timeout=S]` on a write: answer with a receipt against a checkpoint a quorum
+/// of witnesses cosigned, waiting at most `timeout` seconds (1–60, default 10). When the quorum
+/// does not come in time the write still stands and the receipt is the batch's own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wait(Option<std::time::Duration>);
+
+impl Wait {
+    /// Reads `wait` and `timeout` from the query string; other parameters are the handler's.
+    ///
+    /// # Errors
+    /// 400 naming the parameter when `wait` is not `cosigned` or `timeout` not 1–60.
+    pub fn from_query(http: &actix_web::HttpRequest) -> Result<Self, AppError> {
+        let mut wait = false;
+        let mut timeout = 10u64;
+        for (name, value) in url::form_urlencoded::parse(http.query_string().as_bytes()) {
+            match &*name {
+                "wait" if value == "cosigned" => wait = true,
+                "wait" => return Err(crate::body::query_error("wait: the only value is `cosigned`")),
+                "timeout" => {
+                    timeout = value
+                        .parse()
+                        .ok()
+                        .filter(|t| (1..=60).contains(t))
+                        .ok_or_else(|| crate::body::query_error("timeout: whole seconds from 1 to 60"))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(Self(wait.then(|| std::time::Duration::from_secs(timeout))))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -23,13 +60,29 @@ pub struct ReceiptEntry {
 }
 
 impl EntryReceipt {
-    /// A receipt for entries already committed, against the newest checkpoint.
+    /// A receipt for entries already committed, against the checkpoint served (the newest a
+    /// quorum of witnesses cosigned, or the newest when witnessing is off); entries beyond it
+    /// are proven against the newest checkpoint instead.
     pub async fn for_indexes(state: &AppState, indexes: Vec<(u64, String)>) -> Result<Self, AppError> {
-        let (size, note) = state
-            .read(|conn| crate::store::queries::latest_checkpoint(conn).map_err(AppError::from))
+        let quorum = state.cosigning.quorum;
+        let needed = indexes.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+        let cp = state
+            .read(move |conn| {
+                let served = crate::cosigning::store::served(conn, quorum)?;
+                match served {
+                    Some(cp) if cp.size >= needed => Ok(Some(cp)),
+                    _ => {
+                        let newest = crate::store::queries::latest_checkpoint(conn)?;
+                        Ok(match newest {
+                            Some((size, _)) => crate::cosigning::store::at_size(conn, size as u64)?,
+                            None => None,
+                        })
+                    }
+                }
+            })
             .await?
             .ok_or_else(|| AppError::internal("no checkpoint"))?;
-        Self::prove(state, indexes, size as u64, note).await
+        Self::prove(state, indexes, cp.size, cp.note, cp.witnesses).await
     }
 
     /// The receipt of a write, against the checkpoint of the batch that committed it.
@@ -43,12 +96,30 @@ impl EntryReceipt {
             .iter()
             .map(|e| (e.entry.index, hex_hash(&e.leaf_hash)))
             .collect();
-        Self::prove(state, items, cp.size, cp.note).await
+        Self::prove(state, items, cp.size, cp.note, Vec::new()).await
+    }
+
+    /// Honours [`Wait`]: once a checkpoint covering every entry here has its quorum, the same
+    /// entries proven against the checkpoint served (cosigned); otherwise `self` unchanged.
+    pub async fn cosigned(self, state: &AppState, wait: Wait) -> Result<Self, AppError> {
+        let Some(timeout) = wait.0 else { return Ok(self) };
+        let needed = self.entries.iter().map(|e| e.index + 1).max().unwrap_or(0);
+        if !state.cosigning.wait_for(needed, timeout).await {
+            return Ok(self);
+        }
+        let items = self.entries.iter().map(|e| (e.index, e.leaf_hash.clone())).collect();
+        Self::for_indexes(state, items).await
     }
 
     /// Inclusion proofs of `(index, leaf hash)` items in the tree of `size`, whose signed
     /// checkpoint is `note`.
-    async fn prove(state: &AppState, items: Vec<(u64, String)>, size: u64, note: String) -> Result<Self, AppError> {
+    async fn prove(
+        state: &AppState,
+        items: Vec<(u64, String)>,
+        size: u64,
+        note: String,
+        cosignatures: Vec<String>,
+    ) -> Result<Self, AppError> {
         let entries = state
             .read(move |conn| {
                 let reader = DbHashReader::new(conn);
@@ -68,6 +139,7 @@ impl EntryReceipt {
         Ok(Self {
             entries,
             checkpoint: note,
+            cosignatures,
         })
     }
 }

@@ -77,6 +77,10 @@ pub struct Options {
     pub progress: bool,
     /// Allow plain `http://` to a host that is not loopback.
     pub insecure_http: bool,
+    /// Witnesses whose cosignatures count (C2SP tlog-cosignature), and how many of them a
+    /// checkpoint needs to be believed; 0 believes the log's signature alone.
+    pub witnesses: Vec<crate::ledger::cosignature::WitnessKey>,
+    pub quorum: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -329,6 +333,10 @@ pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
         let cp = verifier
             .verify(&note)
             .map_err(|e| MonitorError::Checkpoint(e.to_string()))?;
+        if opts.quorum > 0 {
+            crate::ledger::cosignature::require_quorum(note.as_bytes(), &opts.witnesses, opts.quorum)
+                .map_err(|e| MonitorError::Checkpoint(e.to_string()))?;
+        }
         prove_consistency(&client, &st, &cp).await?;
 
         let bar = progress_bar(opts.progress, cp.size - st.size);
@@ -388,6 +396,7 @@ pub async fn audit(opts: &Options) -> Result<Outcome, MonitorError> {
         }
         st.size = cp.size;
         st.root = hex_hash(&cp.root);
+        st.keep_cosigned(&note);
         st.checkpoint = note;
         st.last_leaf = hex_hash(&prev);
         if let Some(leaf) = released_prev {

@@ -41,9 +41,27 @@ pub struct State {
     pub released_prev: String,
     pub held: Vec<Held>,
     pub tally: Tally,
+    /// The last [`COSIGNED_KEPT`] checkpoints verified that carried cosignatures, oldest first,
+    /// as served: evidence to hold against the log or a witness later.
+    #[serde(default)]
+    pub cosigned: Vec<String>,
 }
 
+/// Cosigned checkpoints a monitor's state keeps.
+pub const COSIGNED_KEPT: usize = 100;
+
 impl State {
+    /// Keeps `note` among the cosigned checkpoints seen when it carries more than the log's
+    /// own signature line.
+    pub fn keep_cosigned(&mut self, note: &str) {
+        let signatures = note.rsplit("\n\n").next().map_or(0, |s| s.lines().count());
+        if signatures > 1 && self.cosigned.last().map(String::as_str) != Some(note) {
+            self.cosigned.push(note.to_string());
+            let excess = self.cosigned.len().saturating_sub(COSIGNED_KEPT);
+            self.cosigned.drain(..excess);
+        }
+    }
+
     pub fn new(log_key: &str) -> State {
         let genesis = hex::encode([0u8; 32]);
         State {
@@ -58,6 +76,7 @@ impl State {
             released: 0,
             released_prev: genesis,
             held: vec![],
+            cosigned: vec![],
             tally: Tally::default(),
         }
     }

@@ -24,15 +24,19 @@ struct Cached {
 }
 
 impl ReportCache {
-    /// Brings the tally up to the newest checkpoint and hands it, with that checkpoint, to `f`.
+    /// Brings the tally up to the checkpoint served (`quorum`: see
+    /// [`crate::cosigning::store::served`]) and hands it, with that checkpoint, to `f`; a monitor
+    /// then compares the report with the checkpoint it was served.
     pub fn with_latest<T>(
         &self,
         conn: &mut DbConnection,
+        quorum: usize,
         f: impl FnOnce(&Tally, ReportCheckpoint) -> T,
     ) -> Result<T, StoreError> {
         let mut cached = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (size, note) = queries::latest_checkpoint(conn)?.unwrap_or((0, String::new()));
-        let size = size as u64;
+        let (size, note) = crate::cosigning::store::served(conn, quorum)?
+            .map(|cp| (cp.size, cp.note))
+            .unwrap_or((0, String::new()));
         if size < cached.size {
             return Err(StoreError::Corrupt(format!(
                 "the newest checkpoint ({size}) is older than entries already reported ({})",

@@ -85,9 +85,9 @@ pub async fn transparency(
     let st = state.clone();
     let report = state
         .read(move |conn| {
-            Ok(st
-                .reports
-                .with_latest(conn, |tally, cp| Report::build(tally, cp, audience, scope))?)
+            Ok(st.reports.with_latest(conn, st.cosigning.quorum, |tally, cp| {
+                Report::build(tally, cp, audience, scope)
+            })?)
         })
         .await?;
     state.metrics.report_seconds.observe(started.elapsed().as_secs_f64());

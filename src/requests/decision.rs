@@ -61,8 +61,9 @@ pub async fn decide(
     let claims = caller.require(&[Role::Reviewer])?.clone();
     let (body, digest): (Decision, String) = crate::body::json_digest(&req, payload).await?;
     let retry = Retry::from_request(&req, "decision", digest)?;
+    let wait = crate::log::Wait::from_query(&req)?;
     let reviewer = claims.sub.clone();
-    apply(state, claims, id.into_inner(), retry, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
         require_state(cur, &["under_review"])?;
         match body.decision {
             Verdict::Approve => {

@@ -70,6 +70,7 @@ pub async fn disclose(
     let claims = caller.require(&[Role::Reviewer])?.clone();
     let (body, digest): (Disclosure, String) = crate::body::json_digest(&req, payload).await?;
     let retry = Retry::from_request(&req, "disclosure", digest)?;
+    let wait = crate::log::Wait::from_query(&req)?;
     let package_ok = body
         .package_sha256
         .as_deref()
@@ -80,7 +81,7 @@ pub async fn disclose(
             "package_sha256 must be 64 hex digits",
         ));
     }
-    apply(state, claims, id.into_inner(), retry, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
         require_state(cur, &["approved", "approved_narrowed"])?;
         if let Outcome::NoData = body.outcome {
             let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));

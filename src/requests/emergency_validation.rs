@@ -42,8 +42,9 @@ pub async fn validate_emergency(
     let claims = caller.require(&[Role::Reviewer])?.clone();
     let (body, digest): (EmergencyValidation, String) = crate::body::json_digest(&req, payload).await?;
     let retry = Retry::from_request(&req, "emergency-validation", digest)?;
+    let wait = crate::log::Wait::from_query(&req)?;
     let validated = body.validated;
-    apply(state, claims, id.into_inner(), retry, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
         require_state(cur, &["disclosed", "no_data"])?;
         if !cur.emergency {
             return Err(AppError::conflict(format!(

@@ -57,6 +57,7 @@ pub async fn notify(
     let claims = caller.require(&[Role::Reviewer])?.clone();
     let (body, digest): (Notification, String) = crate::body::json_digest(&req, payload).await?;
     let retry = Retry::from_request(&req, "notification", digest)?;
+    let wait = crate::log::Wait::from_query(&req)?;
     let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
     let change = match body.action {
         NotificationAction::Delay => {
@@ -93,7 +94,7 @@ pub async fn notify(
             c
         }
     };
-    apply(state, claims, id.into_inner(), retry, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
         if !["pending", "delayed"].contains(&cur.notification.as_str()) {
             return Err(AppError::conflict(format!(
                 "no notification is pending: the request is {} and its notification {}",

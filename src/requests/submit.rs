@@ -415,6 +415,7 @@ pub async fn submit(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
+    let wait = crate::log::Wait::from_query(&http)?;
     let body: SubmitRequest = crate::body::json(&http, payload).await?;
     let shape = body.shape_errors();
     if !shape.is_empty() {
@@ -457,7 +458,10 @@ pub async fn submit(
             .await?
             .ok_or_else(|| AppError::internal("an idempotent submission vanished"));
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     Ok(respond(
         outcome.view,
         outcome.failures.iter().map(field_error).collect(),

@@ -154,6 +154,7 @@ pub(super) async fn apply<F>(
     claims: Claims,
     id: String,
     retry: Option<Retry>,
+    wait: crate::log::Wait,
     decide: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -292,7 +293,10 @@ where
         .await?;
     match view {
         Applied::Now(view) => {
-            let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+            let receipt = EntryReceipt::for_appended(&state, &appended)
+                .await?
+                .cosigned(&state, wait)
+                .await?;
             Ok(HttpResponse::Ok().json(RequestRecorded {
                 request: *view,
                 receipt,

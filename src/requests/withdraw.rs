@@ -30,7 +30,8 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
     let retry = Retry::from_request(&req, "withdraw", String::new())?;
-    apply(state, claims, id.into_inner(), retry, |cur| {
+    let wait = crate::log::Wait::from_query(&req)?;
+    apply(state, claims, id.into_inner(), retry, wait, |cur| {
         require_state(
             cur,
             &[

@@ -136,3 +136,12 @@ diesel::table! {
         entry_index -> BigInt,
     }
 }
+
+diesel::table! {
+    cosignatures (size, witness) {
+        size -> BigInt,
+        witness -> Text,
+        line -> Text,
+        cosigned_at -> BigInt,
+    }
+}

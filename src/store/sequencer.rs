@@ -152,6 +152,9 @@ pub struct Sequencer {
     alive: Arc<std::sync::atomic::AtomicBool>,
     writable: Arc<std::sync::atomic::AtomicBool>,
     clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// The tree size after this process's last commit, for those who act on new checkpoints
+    /// (witnessing) without polling.
+    committed: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Clears the writer's liveness flag when its thread ends, by return or by panic.
@@ -213,7 +216,9 @@ impl Sequencer {
         let writable = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (tx, rx) = mpsc::sync_channel::<Box<dyn Job>>(queue_max.max(1));
         let clock_behind_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        let (committed_tx, committed) = tokio::sync::watch::channel(0);
         let writer = Writer {
+            committed: committed_tx,
             conn: Some(conn),
             url,
             writable: writable.clone(),
@@ -239,7 +244,13 @@ impl Sequencer {
             alive,
             writable,
             clock_behind_ms,
+            committed,
         }
+    }
+
+    /// Changes after each commit of this process, to the new tree size.
+    pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.clone()
     }
 
     /// Whether the writer holds a working connection: false from a lost connection until it
@@ -306,6 +317,7 @@ struct Writer {
     batch_max: usize,
     batch_wait: Duration,
     clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
+    committed: tokio::sync::watch::Sender<u64>,
 }
 
 /// Why a savepoint is rolled back.
@@ -443,6 +455,7 @@ impl Writer {
                 self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                 if let Some(cp) = &checkpoint {
                     self.metrics.tree_size.set(cp.size as i64);
+                    self.committed.send_replace(cp.size);
                 }
                 self.metrics
                     .clock_behind_seconds

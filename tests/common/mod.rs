@@ -212,16 +212,25 @@ impl ServerProcess {
     }
 
     pub fn start_with(dir: &std::path::Path, database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let mut args: Vec<std::ffi::OsString> = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--data-dir",
+        ]
+        .iter()
+        .map(Into::into)
+        .collect();
+        args.push(dir.into());
+        Self::run(&args, env)
+    }
+
+    /// Any `disclosure-ledger` command that serves HTTP and logs "listening on port N".
+    pub fn run(args: &[std::ffi::OsString], env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-                "--data-dir",
-            ])
-            .arg(dir)
+            .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stderr(Stdio::piped())
