@@ -301,8 +301,22 @@ async fn a_witness_refuses_a_fork_keeps_it_as_evidence_and_answers_each_fault_as
     let (status, _, _) = w.add_checkpoint(add_body(newest, &[[1; 32], [2; 32]], &bigger)).await;
     assert_eq!(status, 422);
     assert_eq!(w.evidence(&origin).len(), 2);
-    let kept = std::fs::read_to_string(&w.evidence(&origin)[0]).unwrap();
-    assert!(kept.contains(&fork), "{kept}");
+    let kept: Vec<String> = w
+        .evidence(&origin)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    assert!(kept.iter().any(|k| k.contains(&fork)), "{kept:?}");
+    // A replay adds nothing; junk signature lines of unknown keys are not kept.
+    let junk = format!(
+        "{fork}\u{2014} junk.example/k {}\n",
+        BASE64_STANDARD.encode([7u8; 3000])
+    );
+    let (status, _, _) = w.add_checkpoint(add_body(newest, &[], &fork)).await;
+    assert_eq!(status, 422);
+    let (status, _, _) = w.add_checkpoint(add_body(newest, &[], &junk)).await;
+    assert_eq!(status, 422);
+    assert_eq!(w.evidence(&origin).len(), 2, "the same refusal is kept once");
     // What it serves is still the honest tree.
     let theirs = w.latest(&origin).await.unwrap();
     assert_eq!(
@@ -343,6 +357,34 @@ async fn a_witness_refuses_a_fork_keeps_it_as_evidence_and_answers_each_fault_as
         2,
         "only validly signed, inconsistent checkpoints are evidence"
     );
+}
+
+#[tokio::test]
+async fn a_second_witness_process_on_the_same_state_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Witness::start(
+        dir.path(),
+        "one.example/witness",
+        &[plain_vkey("example.com/log", &SigningKey::from_bytes(&[2; 32]))],
+    );
+    let out = std::process::Command::new(BIN)
+        .args([
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--name",
+            "one.example/witness",
+            "--key",
+        ])
+        .arg(&w.key)
+        .arg("--state")
+        .arg(&w.state)
+        .args(["--log", &w.logs[0]])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another witness process"));
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ use super::{blocking, store, WitnessConfig};
 /// `known_size` before the witness has told us anything.
 const UNKNOWN: u64 = u64::MAX;
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// A witness answers a few signature lines; more than this is refused unread.
+const MAX_ANSWER: usize = 64 * 1024;
+/// A cosignature dated further ahead than this is refused (tlog-cosignature: verifiers MAY).
+const MAX_CLOCK_AHEAD: u64 = 600;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Peer {
@@ -75,35 +79,42 @@ impl Peer {
     /// size the witness reports; stores the cosignature that verifies. Returns whether one was
     /// stored. Releases the claim taken by [`Self::wants`].
     pub async fn submit(&self, size: u64, note: String) -> bool {
-        let mut stored = false;
+        let mut outcome = Err("three 409s in a row: its size keeps moving".to_string());
         for _ in 0..3 {
             let old = match self.known_size.load(Ordering::SeqCst) {
                 UNKNOWN => 0,
                 k => k,
             };
-            if old > size {
-                break;
-            }
             match self.exchange(old, size, &note).await {
                 Ok(()) => {
-                    stored = true;
+                    outcome = Ok(());
+                    break;
+                }
+                // It cosigned a larger tree of this origin than this log has signed: a fork,
+                // another instance's key, or a lie. Loud, counted, retried with back-off from
+                // scratch.
+                Err(Failure::Conflict(theirs)) if theirs > size => {
+                    self.known_size.store(UNKNOWN, Ordering::SeqCst);
+                    outcome = Err(format!(
+                        "claims to have cosigned size {theirs} of this log, whose newest checkpoint is {size}: investigate (fork or key compromise?)"
+                    ));
                     break;
                 }
                 Err(Failure::Conflict(theirs)) => {
                     self.known_size.store(theirs, Ordering::SeqCst);
-                    self.metrics.witness_cosigned_size(self.name(), theirs);
                 }
                 Err(Failure::Other(why)) => {
-                    self.failed(&why);
+                    outcome = Err(why);
                     break;
                 }
             }
         }
-        if stored {
-            *self.backoff.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        match &outcome {
+            Ok(()) => *self.backoff.lock().unwrap_or_else(|p| p.into_inner()) = None,
+            Err(why) => self.failed(why),
         }
         self.busy.store(false, Ordering::SeqCst);
-        stored
+        outcome.is_ok()
     }
 
     fn failed(&self, why: &str) {
@@ -147,10 +158,7 @@ impl Peer {
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/x.tlog.size"));
-        let text = response
-            .text()
-            .await
-            .map_err(|e| Failure::Other(format!("reading the answer: {e}")))?;
+        let text = read_capped(response).await?;
         match status {
             200 => self.keep(size, note, &text).await,
             409 if is_size => text
@@ -171,13 +179,18 @@ impl Peer {
         }
     }
 
-    /// Keeps the witness's line that is its valid cosignature of the checkpoint; lines of other
-    /// keys are ignored (tlog-witness).
+    /// Keeps the witness's line that is its valid cosignature of the checkpoint, dated no later
+    /// than a little ahead of our clock; lines of other keys are ignored (tlog-witness).
     async fn keep(&self, size: u64, note: &str, answer: &str) -> Result<(), Failure> {
         let (body, _) = split_note(note.as_bytes()).map_err(|e| Failure::Other(e.to_string()))?;
+        let latest = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + MAX_CLOCK_AHEAD;
         let found = answer.lines().find_map(|line| {
             let sig = signed_note::Signature::from_bytes(line.as_bytes()).ok()?;
-            self.config.key.check(&body, &sig).map(|t| (format!("{line}\n"), t))
+            let t = self.config.key.check(&body, &sig)?;
+            (t <= latest).then(|| (format!("{line}\n"), t))
         });
         let Some((line, timestamp)) = found else {
             return Err(Failure::Other("answered 200 without a valid cosignature".into()));
@@ -190,4 +203,24 @@ impl Peer {
         self.metrics.witness_cosigned_size(self.name(), size);
         Ok(())
     }
+}
+
+/// The answer's body, refused beyond [`MAX_ANSWER`] bytes without reading the rest: a hostile
+/// witness must not make the log buffer gigabytes.
+async fn read_capped(mut response: reqwest::Response) -> Result<String, Failure> {
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(Failure::Other("answered more than 64 KiB".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Failure::Other(format!("reading the answer: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(Failure::Other("answered more than 64 KiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| Failure::Other("answered something that is not UTF-8".into()))
 }

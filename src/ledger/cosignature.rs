@@ -100,6 +100,11 @@ impl WitnessKey {
         self.id
     }
 
+    /// The Ed25519 public key: two witnesses are one if they share it.
+    pub fn public_key(&self) -> &[u8; 32] {
+        self.key.as_bytes()
+    }
+
     pub fn verifier_key(&self) -> String {
         verifier_key(&self.name, &self.key)
     }
@@ -114,7 +119,8 @@ impl WitnessKey {
             return None;
         }
         let timestamp = u64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
-        if timestamp > MAX_TIMESTAMP {
+        // A witness's cosignature always carries its time (tlog-witness: "MUST NOT be zero").
+        if timestamp == 0 || timestamp > MAX_TIMESTAMP {
             return None;
         }
         let signature = ed25519_dalek::Signature::from_bytes(raw[8..].try_into().expect("64 bytes"));
@@ -200,15 +206,19 @@ pub struct Cosigned {
     pub timestamp: u64,
 }
 
-/// The valid cosignatures on `note` by the given witnesses, one per witness; signature lines
-/// of other keys (the log's, unknown witnesses') are ignored, as tlog-witness says.
+/// The valid cosignatures on `note` by the given witnesses, one per distinct public key: a key
+/// listed twice, or under two names (`cosignature/v1` does not sign the name), counts once.
+/// Signature lines of other keys (the log's, unknown witnesses') are ignored, as tlog-witness
+/// says.
 ///
 /// # Errors
 /// [`LedgerError::Checkpoint`] when `note` is not a signed note.
 pub fn cosignatures(note: &[u8], witnesses: &[WitnessKey]) -> Result<Vec<Cosigned>, LedgerError> {
     let (body, sigs) = split_note(note)?;
+    let mut seen = std::collections::HashSet::new();
     Ok(witnesses
         .iter()
+        .filter(|w| seen.insert(*w.key.as_bytes()))
         .filter_map(|w| {
             sigs.iter().find_map(|s| {
                 w.check(&body, s).map(|timestamp| Cosigned {
@@ -229,11 +239,13 @@ pub fn require_quorum(note: &[u8], witnesses: &[WitnessKey], quorum: usize) -> R
     if found.len() >= quorum {
         return Ok(found);
     }
-    let missing: Vec<&str> = witnesses
+    let mut missing: Vec<&str> = witnesses
         .iter()
         .map(|w| w.name.as_str())
         .filter(|n| !found.iter().any(|c| c.witness == *n))
         .collect();
+    missing.sort_unstable();
+    missing.dedup();
     Err(LedgerError::Signature(format!(
         "the checkpoint carries {} valid cosignature(s) of the {} required; missing: {}",
         found.len(),
@@ -284,5 +296,12 @@ mod tests {
         assert_eq!(require_quorum(note.as_bytes(), &keys, 1).unwrap().len(), 1);
         let err = require_quorum(note.as_bytes(), &keys, 2).unwrap_err().to_string();
         assert!(err.contains("missing: b.example/w"), "{err}");
+        // A key listed twice, or the same key under another name, is still one witness.
+        let twice = [a.public(), a.public()];
+        assert!(require_quorum(note.as_bytes(), &twice, 2).is_err());
+        let alias = Cosigner::new("alias.example/w", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let alias_line = String::from_utf8(alias.cosign(body, 5).unwrap().to_bytes()).unwrap();
+        let both = format!("{note}{alias_line}");
+        assert!(require_quorum(both.as_bytes(), &[a.public(), alias.public()], 2).is_err());
     }
 }

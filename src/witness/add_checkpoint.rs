@@ -57,8 +57,12 @@ impl Witness {
         };
         // Signatures of unknown keys are ignored; one of a trusted key that fails makes the
         // note malformed (signed-note), so 403.
-        let mut verified = Vec::new();
+        let mut verified: Vec<signed_note::Signature> = Vec::new();
         for sig in &sigs {
+            // The same line twice is kept once.
+            if verified.iter().any(|v| v.name() == sig.name() && v.id() == sig.id()) {
+                continue;
+            }
             for key in keys.iter().filter(|k| k.name() == sig.name() && k.key_id() == sig.id()) {
                 if !key.verify(&text, sig.signature()) {
                     return Ok(Err(Refusal::Forbidden(format!(
@@ -93,7 +97,12 @@ impl Witness {
                 return Ok(Err(Refusal::Conflict(size)));
             }
             if let Err(why) = consistent(&request, size, root, &checkpoint) {
-                state.keep_evidence(&origin, &why, body)?;
+                // The evidence: the request reduced to what the log signed and proved.
+                let evidence = AddCheckpoint {
+                    checkpoint: signed(&text, &verified),
+                    ..request.clone()
+                };
+                state.keep_evidence(&origin, &why, &evidence.to_bytes())?;
                 log::warn!("refused a checkpoint of {origin} at size {}: {why}", checkpoint.size());
                 return Ok(Err(Refusal::Unprocessable(why)));
             }
@@ -101,17 +110,23 @@ impl Witness {
                 .cosigner
                 .cosign(&text, now)
                 .map_err(|e| WitnessError::State(e.to_string()))?;
-            let mut note = text.clone();
-            note.push(b'\n');
-            for sig in &verified {
-                note.extend_from_slice(&sig.to_bytes());
-            }
+            let mut note = signed(&text, &verified);
             let line = cosignature.to_bytes();
             note.extend_from_slice(&line);
             state.store(&origin, &note)?;
             Ok(Ok(line))
         })
     }
+}
+
+/// The checkpoint text with the given signature lines.
+fn signed(text: &[u8], sigs: &[signed_note::Signature]) -> Vec<u8> {
+    let mut note = text.to_vec();
+    note.push(b'\n');
+    for sig in sigs {
+        note.extend_from_slice(&sig.to_bytes());
+    }
+    note
 }
 
 /// The consistency checks, once `old` is known to be the stored size.

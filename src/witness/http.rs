@@ -114,6 +114,16 @@ impl WitnessServer {
                 .app_data(data.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 .service(add_checkpoint)
+                // Another method on the submission path is 405, not 404.
+                .route(
+                    "/add-checkpoint",
+                    web::route().to(|| async {
+                        HttpResponse::MethodNotAllowed()
+                            .insert_header(("Allow", "POST"))
+                            .content_type("text/plain; charset=utf-8")
+                            .body("use POST\n")
+                    }),
+                )
                 .service(checkpoint)
                 .service(healthz)
         })

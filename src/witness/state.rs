@@ -4,8 +4,15 @@
 //! <state>/<sha256(origin) hex>/checkpoint       latest cosigned checkpoint: the log's verified
 //!                                                signature(s) and this witness's cosignature
 //! <state>/<sha256(origin) hex>/origin           the origin, for people reading the directory
-//! <state>/<sha256(origin) hex>/evidence/<t>-<n>  a refused checkpoint the log validly signed
+//! <state>/<sha256(origin) hex>/evidence/<sha256>  a refused checkpoint the log validly signed
+//! <state>/lock                                    held (flock) by the one process serving it
 //! ```
+//!
+//! Evidence is the request as the witness judged it, reduced to what a third party needs (the
+//! old size, the proof, the checkpoint text and the log's verified signatures), named by its
+//! SHA-256 so that a replay adds nothing, at most [`MAX_EVIDENCE`] files per log and
+//! [`MAX_EVIDENCE_BYTES`] each: a stranger replaying a public checkpoint with a bad proof must
+//! not fill the disk.
 //!
 //! Crash safety: a new checkpoint is written to a temporary file, fsynced, renamed over the old
 //! one, and the directory fsynced, before the cosignature is returned; a witness killed at any
@@ -18,10 +25,18 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
+/// Evidence files kept per log at most.
+pub const MAX_EVIDENCE: usize = 1000;
+/// Largest evidence file kept.
+pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024;
+
 /// The directory and the lock that makes check-then-update atomic.
 pub struct WitnessState {
     dir: PathBuf,
     lock: Mutex<()>,
+    /// Held for the life of the process: two witnesses on one state directory could each
+    /// check against the same stored size and cosign two different trees of one size.
+    _exclusive: std::fs::File,
 }
 
 /// The lowercase hex SHA-256 of an origin: the `<origin hash>` of tlog-witness's monitoring
@@ -35,14 +50,41 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl WitnessState {
-    /// Opens (creating, mode 0700) the state directory.
+    /// Opens (creating, mode 0700) the state directory and takes its lock file.
+    ///
+    /// # Errors
+    /// When the directory cannot be made private, or another process holds it.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         crate::files::private_dir(dir).map_err(std::io::Error::other)?;
+        let lock_path = dir.join("lock");
+        let exclusive = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        exclusive.try_lock().map_err(|_| {
+            std::io::Error::other(format!(
+                "{} is in use by another witness process: one state directory, one process",
+                dir.display()
+            ))
+        })?;
         Ok(Self {
             dir: dir.to_path_buf(),
             lock: Mutex::new(()),
+            _exclusive: exclusive,
         })
+    }
+
+    /// The origin's directory, created with its `origin` file on first use.
+    fn ensure_log_dir(&self, origin: &str) -> std::io::Result<PathBuf> {
+        let dir = self.log_dir(origin);
+        if !dir.join("origin").exists() {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("origin"), format!("{origin}\n"))?;
+            sync_dir(&self.dir)?;
+        }
+        Ok(dir)
     }
 
     fn log_dir(&self, origin: &str) -> PathBuf {
@@ -77,12 +119,7 @@ impl WitnessState {
 
     /// Durably replaces the latest checkpoint of `origin` (see the module's crash-safety order).
     pub fn store(&self, origin: &str, note: &[u8]) -> std::io::Result<()> {
-        let dir = self.log_dir(origin);
-        if !dir.exists() {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("origin"), format!("{origin}\n"))?;
-            sync_dir(&self.dir)?;
-        }
+        let dir = self.ensure_log_dir(origin)?;
         let tmp = dir.join("checkpoint.tmp");
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(note)?;
@@ -91,27 +128,36 @@ impl WitnessState {
         sync_dir(&dir)
     }
 
-    /// Keeps a refused checkpoint whose signature verified, with the reason and the request
-    /// body, as evidence of the log's misbehaviour. Returns the file written.
-    pub fn keep_evidence(&self, origin: &str, reason: &str, body: &[u8]) -> std::io::Result<PathBuf> {
-        let dir = self.log_dir(origin).join("evidence");
+    /// Keeps a refused checkpoint whose signature verified, with the reason, as evidence of
+    /// the log's misbehaviour (see the module's bounds). Returns the file, or `None` when it
+    /// was already kept, is too large, or the log's evidence is full.
+    pub fn keep_evidence(&self, origin: &str, reason: &str, evidence: &[u8]) -> std::io::Result<Option<PathBuf>> {
+        let mut content = format!("reason: {reason}\nrequest:\n").into_bytes();
+        content.extend_from_slice(evidence);
+        if content.len() > MAX_EVIDENCE_BYTES {
+            log::warn!("evidence for {origin} not kept: {} bytes", content.len());
+            return Ok(None);
+        }
+        let dir = self.ensure_log_dir(origin)?.join("evidence");
         std::fs::create_dir_all(&dir)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let count = std::fs::read_dir(&dir)?.count();
-        let path = dir.join(format!("{now}-{count}"));
-        let mut f = std::fs::File::create(&path)?;
-        writeln!(f, "reason: {reason}")?;
-        f.write_all(b"request:\n")?;
-        f.write_all(body)?;
+        let path = dir.join(hex::encode(Sha256::digest(&content)));
+        if path.exists() {
+            return Ok(None);
+        }
+        if std::fs::read_dir(&dir)?.count() >= MAX_EVIDENCE {
+            log::warn!("evidence for {origin} not kept: {MAX_EVIDENCE} files already");
+            return Ok(None);
+        }
+        let tmp = dir.join(".tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&content)?;
         f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
         sync_dir(&dir)?;
-        Ok(path)
+        Ok(Some(path))
     }
 
-    /// The evidence files kept for `origin`, oldest first.
+    /// The evidence files kept for `origin`, by name.
     pub fn evidence(&self, origin: &str) -> std::io::Result<Vec<PathBuf>> {
         let dir = self.log_dir(origin).join("evidence");
         let mut files = match std::fs::read_dir(&dir) {
