@@ -61,7 +61,7 @@ fn lifecycle(i: u64, quarter: &str) -> Vec<NewEntry> {
         e(
             "request.received",
             json!({ "country": COUNTRIES[(i % COUNTRIES.len() as u64) as usize], "authority_kind": "court",
-                "instrument": "court_order", "emergency": i % 20 == 0, "data_categories": ["ip_address", "phone_number"],
+                "instrument": "court_order", "emergency": i.is_multiple_of(20), "data_categories": ["ip_address", "phone_number"],
                 "identifiers": 2, "quarter": quarter }),
         ),
         e(

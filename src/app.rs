@@ -151,6 +151,18 @@ impl Application {
                 settings.witnesses.len()
             )));
         }
+        for (i, w) in settings.witnesses.iter().enumerate() {
+            let twin = settings.witnesses[..i]
+                .iter()
+                .find(|o| o.key.name() == w.key.name() || o.key.public_key() == w.key.public_key());
+            if let Some(o) = twin {
+                return Err(StartError::Config(format!(
+                    "--witness {} and {} are one witness (same name or same key): a quorum must count distinct witnesses",
+                    o.key.name(),
+                    w.key.name()
+                )));
+            }
+        }
         let (signer, tokens) = instance_keys(&settings)?;
         let url = settings.database_url();
         let mut writer = store::establish(&url)?;
@@ -176,7 +188,12 @@ impl Application {
         adopt_startup_policy(&sequencer, settings.policy.clone()).await?;
         let summary = startup_summary(&settings, &url, &signer, &pool)?;
 
-        spawn_sweeper(sequencer.clone(), settings.sweep_interval);
+        spawn_sweeper(
+            sequencer.clone(),
+            pool.clone(),
+            metrics.clone(),
+            settings.sweep_interval,
+        );
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
             addr: settings.listen.clone(),
             source,
@@ -324,7 +341,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::requests::disclosure::disclose)
         .service(crate::requests::withdraw::withdraw)
         .service(crate::requests::notification::notify)
-        .service(crate::requests::emergency_validation::validate_emergency);
+        .service(crate::requests::emergency_validation::validate_emergency)
+        .service(crate::retention::view::view)
+        .service(crate::retention::hold::place)
+        .service(crate::retention::hold::lift);
 }
 
 /// Entry 0 of a new ledger adopts the configured policy, or the built-in default. On an
@@ -349,17 +369,40 @@ async fn adopt_startup_policy(sequencer: &Sequencer, configured: Option<(String,
         .map(|_| ())
 }
 
-/// Runs the time-driven transitions every `every`, for as long as the runtime lives.
-fn spawn_sweeper(sequencer: Sequencer, every: Duration) {
+/// Runs the time-driven transitions and retention every `every`, for as long as the runtime
+/// lives. After a shredding pass on SQLite the WAL is checkpointed and truncated, so that the
+/// destroyed values survive neither in the database file (`secure_delete`) nor in the WAL.
+fn spawn_sweeper(sequencer: Sequencer, pool: DbPool, metrics: Arc<Metrics>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             match crate::requests::sweep::sweep(&sequencer).await {
-                Ok(0) => {}
-                Ok(n) => log::info!("time-driven transitions: {n} entries appended"),
+                Ok(s) if s.entries == 0 => {}
+                Ok(s) => log::info!(
+                    "time-driven transitions and retention: {} entries appended, {} requests shredded",
+                    s.entries,
+                    s.shredded
+                ),
                 Err(e) => log::warn!("time-driven transitions failed: {e}"),
+            }
+            let pool = pool.clone();
+            let after = web::block(move || -> Result<u64, StoreError> {
+                let mut conn = pool.get()?;
+                if let DbConnection::Sqlite(c) = &mut *conn {
+                    use diesel::connection::SimpleConnection;
+                    c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
+                }
+                Ok(crate::retention::view::status(&mut conn)?.totals.due)
+            })
+            .await;
+            match after {
+                Ok(Ok(due)) => {
+                    metrics.retention_due.set(due as i64);
+                }
+                Ok(Err(e)) => log::warn!("retention status after the sweep: {e}"),
+                Err(e) => log::warn!("retention status after the sweep: {e}"),
             }
         }
     });

@@ -159,6 +159,12 @@ impl AppError {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 410: it existed, and retention destroyed it (crypto-shredding); the detail names the
+    /// `retention.shredded` entry.
+    pub fn gone(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "gone", "Gone", detail)
+    }
+
     pub fn unprocessable(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
         let mut e = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,

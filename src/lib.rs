@@ -25,6 +25,7 @@ pub mod ops;
 pub mod policy;
 pub mod reports;
 pub mod requests;
+pub mod retention;
 pub mod store;
 pub mod subjects;
 pub mod witness;

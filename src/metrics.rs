@@ -27,6 +27,8 @@ pub struct Metrics {
     pub report_seconds: Histogram,
     /// Historical records accepted by `POST /v1/imports` (replays not counted).
     pub imported_records: Counter,
+    /// Requests past their retention and not yet shredded, after the last sweep.
+    pub retention_due: Gauge,
     /// Per witness (label `witness`, its configured name): the size it last cosigned, how far
     /// that is behind this process's tree size, and failed submissions.
     witness_size: Family<WitnessLabel, Gauge>,
@@ -98,7 +100,14 @@ impl Metrics {
             "Failed checkpoint submissions per witness",
             witness_failures.clone(),
         );
+        let retention_due = Gauge::default();
+        registry.register(
+            "retention_due_requests",
+            "Requests past their retention and not yet shredded, after the last sweep",
+            retention_due.clone(),
+        );
         Self {
+            retention_due,
             witness_size,
             witness_lag,
             witness_failures,

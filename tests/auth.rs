@@ -269,6 +269,13 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("get", "/v1/reports/transparency", None),
         ("post", "/v1/imports", Some(ADMIN)),
         ("post", "/v1/subjects/proof", None),
+        ("get", "/v1/retention", Some(&["auditor", "admin"])),
+        ("post", "/v1/requests/{id}/legal-hold", Some(&["reviewer", "auditor"])),
+        (
+            "post",
+            "/v1/requests/{id}/legal-hold/lift",
+            Some(&["reviewer", "auditor"]),
+        ),
         ("get", "/checkpoint", None),
         ("get", "/tile/{path}", None),
     ]

@@ -41,6 +41,8 @@ impl EntryKind {
         "request.imported",
         "aggregate.imported",
         "retention.shredded",
+        "request.legal_hold_placed",
+        "request.legal_hold_lifted",
     ];
 
     pub fn is_known(kind: &str) -> bool {

@@ -15,8 +15,46 @@ pub struct Policy {
     pub offence: Offence,
     pub specificity: Specificity,
     pub retention: Retention,
+    /// How long the ledger keeps what it can forget (crypto-shredding); none: for ever.
+    #[serde(default)]
+    pub ledger_retention: Option<LedgerRetention>,
     pub deadlines: Deadlines,
     pub review: Review,
+}
+
+/// The ledger's own retention (GDPR Art. 5(1)(c) and (e)), distinct from [`Retention`], the
+/// platform's data retention that rule V8 checks. Durations in humantime form (`"730d"`,
+/// `"2s"`), from 1 second to 100 years.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerRetention {
+    /// Kept this long after a request is closed (a final state and, after an answer, its
+    /// notification sent or waived).
+    pub after_closure: String,
+    /// While the notification is delayed: kept until the delay ends, then this long.
+    pub after_gag: String,
+}
+
+/// Longest retention period a policy may state.
+const MAX_RETENTION: std::time::Duration = std::time::Duration::from_secs(100 * 366 * 86_400);
+
+impl LedgerRetention {
+    fn parse(name: &str, text: &str) -> Result<chrono::Duration, String> {
+        let d = humantime::parse_duration(text)
+            .map_err(|_| format!("ledger_retention.{name} is not a duration like \"730d\" or \"12h\""))?;
+        if d < std::time::Duration::from_secs(1) || d > MAX_RETENTION {
+            return Err(format!("ledger_retention.{name} must be between 1s and 100 years"));
+        }
+        chrono::Duration::from_std(d).map_err(|e| e.to_string())
+    }
+
+    pub fn after_closure(&self) -> chrono::Duration {
+        Self::parse("after_closure", &self.after_closure).expect("checked when the policy was parsed")
+    }
+
+    pub fn after_gag(&self) -> chrono::Duration {
+        Self::parse("after_gag", &self.after_gag).expect("checked when the policy was parsed")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -161,6 +199,10 @@ impl Policy {
             3_660,
         )?;
         within("retention.days", self.retention.days, 1, 36_600)?;
+        if let Some(r) = &self.ledger_retention {
+            LedgerRetention::parse("after_closure", &r.after_closure)?;
+            LedgerRetention::parse("after_gag", &r.after_gag)?;
+        }
         within("deadlines.normal_hours", self.deadlines.normal_hours, 1, 8_784)?;
         within("deadlines.emergency_hours", self.deadlines.emergency_hours, 1, 8_784)?;
         // 0: an emergency disclosure must be validated at once (the sweeper's next pass).
@@ -203,6 +245,41 @@ mod tests {
         assert_eq!(p2018.offence.categories, ["terrorism"]);
         assert_eq!(eu.issuer.also_competent, ["prosecutor"]);
         assert_eq!((eu.deadlines.normal_hours, eu.deadlines.emergency_hours), (240, 8));
+    }
+
+    #[test]
+    fn the_eu_policy_lists_exactly_the_member_states_bound_by_the_regulation() {
+        // EU-27 without Denmark, which is not bound by Regulation (EU) 2023/1543 (Protocol
+        // No 22); the two Telegram policies consider every country.
+        let eu27 = [
+            "AUT", "BEL", "BGR", "CYP", "CZE", "DEU", "DNK", "EST", "ESP", "FIN", "FRA", "GRC", "HRV", "HUN", "IRL",
+            "ITA", "LTU", "LUX", "LVA", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "SWE",
+        ];
+        let mut bound: Vec<&str> = eu27.iter().copied().filter(|c| *c != "DNK").collect();
+        bound.sort_unstable();
+        let eu = Policy::parse(include_str!("../../policies/eu-2023-1543.toml")).unwrap();
+        let mut listed: Vec<&str> = eu.jurisdiction.countries.iter().map(String::as_str).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, bound);
+        for doc in [
+            include_str!("../../policies/telegram-2024-09.toml"),
+            include_str!("../../policies/telegram-2018.toml"),
+        ] {
+            assert!(Policy::parse(doc).unwrap().jurisdiction.countries.is_empty());
+        }
+    }
+
+    #[test]
+    fn ledger_retention_is_a_bounded_duration() {
+        let doc = include_str!("../../policies/telegram-2024-09.toml");
+        let p = Policy::parse(doc).unwrap();
+        let r = p.ledger_retention.unwrap();
+        assert_eq!(r.after_closure().num_days(), 730);
+        assert_eq!(r.after_gag().num_days(), 90);
+        for bad in ["\"0s\"", "\"forever\"", "\"200years\"", "730"] {
+            let changed = doc.replacen("after_closure = \"730d\"", &format!("after_closure = {bad}"), 1);
+            assert!(Policy::parse(&changed).is_err(), "{bad}");
+        }
     }
 
     #[test]

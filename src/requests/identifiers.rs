@@ -49,6 +49,7 @@ pub struct VaultOpened {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Destroyed at the end of retention; the detail names the retention.shredded entry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -72,13 +73,20 @@ pub async fn open(
     let (identifiers, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
-            let exists: i64 = requests::table
+            let shredded: Option<Option<i64>> = requests::table
                 .filter(requests::id.eq(&id))
-                .count()
-                .get_result(ctx.conn)
+                .select(requests::shredded_entry)
+                .first(ctx.conn)
+                .optional()
                 .map_err(StoreError::from)?;
-            if exists == 0 {
-                return Err(AppError::not_found("no request with that id"));
+            match shredded {
+                None => return Err(AppError::not_found("no request with that id")),
+                Some(Some(n)) => {
+                    return Err(AppError::gone(format!(
+                        "the request's identifiers were destroyed at the end of retention by entry {n}"
+                    )))
+                }
+                Some(None) => {}
             }
             type Row = (String, Option<String>, Option<Vec<u8>>, String);
             let rows: Vec<Row> = vault::table

@@ -23,8 +23,18 @@ fn entry(kind: &str, id: &str, public: serde_json::Value) -> NewEntry {
     }
 }
 
-/// Appends every time-driven transition now due; returns how many entries it appended.
-pub async fn sweep(sequencer: &Sequencer) -> Result<usize, StoreError> {
+/// What one sweep appended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Entries appended in all.
+    pub entries: usize,
+    /// Of which `retention.shredded`.
+    pub shredded: usize,
+}
+
+/// Appends every time-driven transition now due, then shreds what is past its retention
+/// (`retention::shred`) in the same operation.
+pub async fn sweep(sequencer: &Sequencer) -> Result<Swept, StoreError> {
     let ((), appended) = sequencer
         .append(|ctx| -> Result<_, StoreError> {
             let now = Utc::now();
@@ -60,8 +70,17 @@ pub async fn sweep(sequencer: &Sequencer) -> Result<usize, StoreError> {
                     ));
                 }
             }
+            let first = ctx.next_index + entries.len() as u64;
+            entries.extend(crate::retention::shred::shred_due(ctx, first)?);
             Ok(((), entries))
         })
         .await?;
-    Ok(appended.entries.len())
+    Ok(Swept {
+        entries: appended.entries.len(),
+        shredded: appended
+            .entries
+            .iter()
+            .filter(|e| e.entry.kind == "retention.shredded")
+            .count(),
+    })
 }

@@ -33,9 +33,10 @@ pub fn sqlite_path(url: &str) -> &str {
 /// SQLite settings every connection needs (DESIGN §5), busy timeout first so that even the
 /// journal-mode pragma waits for a lock another connection holds: WAL so readers never block the writer,
 /// `synchronous=FULL` so an acknowledged commit survives power loss, a busy timeout so a second
-/// process waits for the write lock instead of failing.
+/// process waits for the write lock instead of failing, and `secure_delete` so that what
+/// retention destroys is overwritten with zeros in the file, not merely unlinked.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
      PRAGMA mmap_size = 1073741824;";
 
 pub fn establish(url: &str) -> Result<DbConnection, StoreError> {

@@ -114,6 +114,8 @@ diesel::table! {
         notification -> Text,
         first_approver -> Nullable<Text>,
         expires_at -> Nullable<Text>,
+        legal_hold -> Bool,
+        shredded_entry -> Nullable<BigInt>,
     }
 }
 

@@ -63,6 +63,7 @@ fn not_found() -> AppError {
         (status = 200, body = SubjectProof),
         (status = 400, description = "Malformed identifier or nonce (the value is not echoed)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No entry of that request commits to it", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Destroyed at the end of retention; the detail names the retention.shredded entry", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many proof requests from this client; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -122,6 +123,18 @@ pub async fn prove(
                 .map_err(StoreError::from)?;
             if owner.as_deref() != Some(id2.as_str()) {
                 return Ok(Vec::new());
+            }
+            // Only a caller who holds the nonce gets here: telling them the proof is gone, and
+            // by which entry, leaks nothing to anyone else.
+            let shredded: Option<i64> = requests::table
+                .filter(requests::id.eq(&id2))
+                .select(requests::shredded_entry)
+                .first(conn)
+                .map_err(StoreError::from)?;
+            if let Some(n) = shredded {
+                return Err(AppError::gone(format!(
+                    "the request's sealed details were destroyed at the end of retention by entry {n}; its public entries remain in the log"
+                )));
             }
             let rows: Vec<(i64, String, Option<Vec<u8>>, String)> = entries::table
                 .inner_join(sealed_details::table.on(sealed_details::entry_idx.eq(entries::idx)))

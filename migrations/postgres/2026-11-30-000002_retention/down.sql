@@ -1,0 +1,2 @@
+ALTER TABLE requests DROP COLUMN shredded_entry;
+ALTER TABLE requests DROP COLUMN legal_hold;

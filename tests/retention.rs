@@ -1,0 +1,319 @@
+//! Retention: a closed request past the policy's `[ledger_retention]` is crypto-shredded with a
+//! `retention.shredded` entry, and everything public still verifies; legal hold and a gag keep
+//! the values; on SQLite the destroyed values are gone from the files, not only from the rows.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::requests::{act, check_receipt, court, order, submit, Court, PHONE};
+use common::TestApp;
+use disclosure_ledger::auth::Role;
+use serde_json::{json, Value};
+
+/// The default policy with retention measured in seconds.
+fn short_retention(after_closure: &str, after_gag: &str) -> (String, String) {
+    let doc = common::policy_document("telegram-2024-09")
+        .replacen("name = \"telegram-2024-09\"", "name = \"short-retention\"", 1)
+        .replacen(
+            "after_closure = \"730d\"",
+            &format!("after_closure = \"{after_closure}\""),
+            1,
+        )
+        .replacen("after_gag = \"90d\"", &format!("after_gag = \"{after_gag}\""), 1);
+    assert!(doc.contains(after_closure));
+    ("short-retention".to_string(), doc)
+}
+
+async fn spawn(after_closure: &str, after_gag: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database_url(dir.path());
+    let policy = short_retention(after_closure, after_gag);
+    common::spawn_with(dir, db, move |s| {
+        s.policy = Some(policy);
+        s.sweep_interval = Duration::from_millis(200);
+    })
+    .await
+}
+
+/// A request taken to disclosure; returns its id and the vault as opened.
+async fn disclosed(app: &TestApp, c: &Court, document: &str) -> (String, Value) {
+    let reviewer = app.token(Role::Reviewer);
+    let (status, body) = submit(app, &c.officer, &order(c, document, "fraud")).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["request"]["id"].as_str().unwrap().to_string();
+    let (status, body) = act(app, &reviewer, &id, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, vault) = act(app, &reviewer, &id, "identifiers", json!({ "reason": "production" })).await;
+    assert_eq!(status, 200, "{vault}");
+    let ids = vault["identifiers"].as_array().unwrap();
+    let disclosure = json!({
+        "outcome": "fully_produced", "accounts_affected": 1,
+        "values": { "phone_number": 1, "ip_address": 1 }, "package_sha256": "ab".repeat(32),
+        "identifiers": [
+            { "commitment": ids[0]["commitment"], "values": { "phone_number": 1 } },
+            { "commitment": ids[1]["commitment"], "values": { "ip_address": 1 } }
+        ]
+    });
+    let (status, body) = act(app, &reviewer, &id, "disclosure", disclosure).await;
+    assert_eq!(status, 200, "{body}");
+    (id, vault)
+}
+
+async fn history(app: &TestApp, id: &str) -> Vec<String> {
+    let h = app
+        .get_json_as(&format!("/v1/requests/{id}/entries"), &app.token(Role::Auditor))
+        .await;
+    h["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{h}"))
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits (10 s at most) until the request's history has `kind`, or fails.
+async fn until_entry(app: &TestApp, id: &str, kind: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kinds = history(app, id).await;
+        if kinds.iter().any(|k| k == kind) {
+            return kinds;
+        }
+        assert!(Instant::now() < deadline, "no {kind} for {id}: {kinds:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn subject_proof(app: &TestApp, id: &str, vault: &Value) -> (u16, Value) {
+    let phone = &vault["identifiers"][0];
+    let r = app
+        .client
+        .post(app.url("/v1/subjects/proof"))
+        .json(&json!({ "request_id": id, "kind": "phone_number", "value": PHONE, "nonce": phone["nonce"] }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_closed_request_past_its_retention_is_shredded_and_everything_public_still_verifies() {
+    let app = spawn("1s", "1s").await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let auditor = app.token(Role::Auditor);
+    let (id, vault) = disclosed(&app, &c, "retained-1").await;
+    // Disclosed but the user not yet notified: not closed, so kept.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!history(&app, &id).await.contains(&"retention.shredded".to_string()));
+    let (status, proof) = subject_proof(&app, &id, &vault).await;
+    assert_eq!(status, 200, "the user proves it before retention ends: {proof}");
+    let mut report_before = app.get_json_as("/v1/reports/transparency", &auditor).await["live"].clone();
+    report_before[0]["notifications"]["sent"] = json!(1); // the notification sent next
+
+    let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 200, "{body}");
+    let kinds = until_entry(&app, &id, "retention.shredded").await;
+    assert_eq!(kinds.last().unwrap(), "retention.shredded");
+
+    // The entry says what was destroyed, in counts, under which policy.
+    let h = app.get_json_as(&format!("/v1/requests/{id}/entries"), &auditor).await;
+    let shred = h["entries"].as_array().unwrap().last().unwrap().clone();
+    let index = shred["index"].as_u64().unwrap();
+    assert_eq!(shred["public"]["destroyed"]["identifier_values"], 3, "{shred}");
+    assert_eq!(shred["public"]["destroyed"]["nonces"], 3);
+    assert!(shred["public"]["destroyed"]["sealed_salts"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        shred["public"]["policy_sha256"],
+        app.get_json("/v1/policies/current").await["sha256"]
+    );
+    assert!(!shred.to_string().contains("612345678"), "no value in the entry");
+    // Every proof of the history still holds.
+    check_receipt(&app, &h["proofs"]).await;
+
+    // The vault and the user's proof are gone, naming the entry; the sealed details say so.
+    let (status, body) = act(&app, &reviewer, &id, "identifiers", json!({ "reason": "production" })).await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains(&format!("entry {index}")));
+    let (status, body) = subject_proof(&app, &id, &vault).await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains(&format!("entry {index}")));
+    let sealed_entry = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["sealed"].is_null())
+        .unwrap()["index"]
+        .as_u64()
+        .unwrap();
+    let sealed = app
+        .get_json_as(&format!("/v1/audit/entries/{sealed_entry}/sealed"), &auditor)
+        .await;
+    assert_eq!(sealed["salt"], Value::Null, "{sealed}");
+    assert_eq!(sealed["restricted"], Value::Null);
+    assert_eq!(sealed["shredded_by"], index);
+
+    // The ledger verifies; the report is the same.
+    let verify = app.get_json_as("/v1/audit/verify", &auditor).await;
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert_eq!(
+        app.get_json_as("/v1/reports/transparency", &auditor).await["live"],
+        report_before
+    );
+    // Shredding is idempotent: later sweeps add nothing for this request.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = history(&app, &id).await;
+    assert_eq!(again.iter().filter(|k| *k == "retention.shredded").count(), 1);
+
+    // The operator's view.
+    let status = app.get_json_as("/v1/retention", &auditor).await;
+    assert_eq!(status["totals"]["shredded"], 1, "{status}");
+    assert_eq!(status["after_closure"], "1s");
+    let r = app
+        .client
+        .get(app.url("/v1/retention"))
+        .bearer_auth(app.token(Role::Reviewer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(app
+        .text("/metrics")
+        .await
+        .contains("disclosure_ledger_retention_due_requests 0"));
+}
+
+#[tokio::test]
+async fn a_held_request_is_not_shredded_until_the_hold_is_lifted() {
+    let app = spawn("1s", "1s").await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let auditor = app.token(Role::Auditor);
+    let (id, _) = disclosed(&app, &c, "held-1").await;
+    let hold = |path: &'static str, token: String| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let r = app
+                .client
+                .post(app.url(&format!("/v1/requests/{id}/{path}")))
+                .bearer_auth(token)
+                .json(&json!({ "reason": "pending litigation" }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = hold("legal-hold", auditor.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    check_receipt(&app, &body["receipt"]).await;
+    assert_eq!(hold("legal-hold", reviewer.clone()).await.0, 409, "already held");
+    assert_eq!(
+        hold("legal-hold", c.officer.clone()).await.0,
+        403,
+        "officers cannot hold"
+    );
+    let (status, _) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let kinds = history(&app, &id).await;
+    assert!(kinds.contains(&"request.legal_hold_placed".to_string()));
+    assert!(!kinds.contains(&"retention.shredded".to_string()), "{kinds:?}");
+    assert_eq!(app.get_json_as("/v1/retention", &auditor).await["totals"]["held"], 1);
+
+    let (status, body) = hold("legal-hold/lift", reviewer.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let kinds = until_entry(&app, &id, "retention.shredded").await;
+    assert!(kinds.contains(&"request.legal_hold_lifted".to_string()));
+    assert_eq!(hold("legal-hold", auditor).await.0, 410, "nothing left to hold");
+}
+
+#[tokio::test]
+async fn a_gagged_request_keeps_its_values_until_the_gag_ends_and_the_grace_passes() {
+    let app = spawn("1s", "2s").await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let (id, vault) = disclosed(&app, &c, "gagged-1").await;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &id,
+        "notification",
+        json!({ "action": "delay", "until": until.to_rfc3339(), "basis": "non-disclosure order" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Gag end (2 s) plus the grace (2 s): still there at 3 s, gone soon after 4 s.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert!(!history(&app, &id).await.contains(&"retention.shredded".to_string()));
+    assert_eq!(subject_proof(&app, &id, &vault).await.0, 200);
+    let started = Instant::now();
+    until_entry(&app, &id, "retention.shredded").await;
+    assert!(
+        chrono::Utc::now() >= until + chrono::Duration::seconds(2),
+        "not before the grace ended"
+    );
+    eprintln!("shredded {:?} after the check at 3 s", started.elapsed());
+}
+
+/// Every occurrence of `needle` in the file at `path`.
+fn occurrences(path: &std::path::Path, needle: &[u8]) -> usize {
+    let Ok(bytes) = std::fs::read(path) else { return 0 };
+    bytes.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+#[tokio::test]
+async fn on_sqlite_the_shredded_values_are_gone_from_the_database_and_wal_files() {
+    if common::is_postgres() {
+        return; // PostgreSQL: VACUUM and backups, see the README.
+    }
+    let app = spawn("1s", "1s").await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let auditor = app.token(Role::Auditor);
+    let (id, vault) = disclosed(&app, &c, "scanned-1").await;
+    let phone = vault["identifiers"][0]["value"].as_str().unwrap().to_string();
+    let nonce = hex::decode(vault["identifiers"][0]["nonce"].as_str().unwrap()).unwrap();
+    let h = app.get_json_as(&format!("/v1/requests/{id}/entries"), &auditor).await;
+    let sealed_entry = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["sealed"].is_null())
+        .unwrap()["index"]
+        .as_u64()
+        .unwrap();
+    let salt = app
+        .get_json_as(&format!("/v1/audit/entries/{sealed_entry}/sealed"), &auditor)
+        .await["salt"]
+        .as_str()
+        .map(|s| hex::decode(s).unwrap())
+        .unwrap();
+    let db = std::path::PathBuf::from(&app.database_url);
+    let wal = db.with_extension("db-wal");
+    let files = [db.clone(), wal.clone()];
+    let found = |needle: &[u8]| files.iter().map(|f| occurrences(f, needle)).sum::<usize>();
+    assert!(
+        found(phone.as_bytes()) > 0,
+        "the scan can find the value before shredding"
+    );
+
+    let (status, _) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 200);
+    until_entry(&app, &id, "retention.shredded").await;
+    // The sweeper checkpoints the WAL after shredding; give it its pass.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while found(phone.as_bytes()) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        found(phone.as_bytes()),
+        0,
+        "the normalised phone number survives in {files:?}"
+    );
+    assert_eq!(found(&nonce), 0, "the nonce survives");
+    assert_eq!(found(&salt), 0, "the salt survives");
+}
