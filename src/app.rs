@@ -227,7 +227,9 @@ impl Application {
                 .wrap_fn(move |mut req, srv| {
                     use futures_util::future::{ready, Either, FutureExt};
                     crate::methods::head_as_get(&mut req);
-                    if let Some(refusal) = crate::methods::nul_in_uri(&req) {
+                    if let Some(refusal) =
+                        crate::methods::oversized_head(&req).or_else(|| crate::methods::nul_in_uri(&req))
+                    {
                         let response = actix_web::ResponseError::error_response(&refusal);
                         return Either::Left(ready(Ok(req.into_response(response))));
                     }
@@ -370,39 +372,44 @@ async fn adopt_startup_policy(sequencer: &Sequencer, configured: Option<(String,
 }
 
 /// Runs the time-driven transitions and retention every `every`, for as long as the runtime
-/// lives. After a shredding pass on SQLite the WAL is checkpointed and truncated, so that the
-/// destroyed values survive neither in the database file (`secure_delete`) nor in the WAL.
+/// lives. After a shredding pass on SQLite the WAL is checkpointed and truncated (retried on
+/// later passes while a reader holds it), so that the destroyed values survive neither in the
+/// database file (`secure_delete`) nor in the WAL.
 fn spawn_sweeper(sequencer: Sequencer, pool: DbPool, metrics: Arc<Metrics>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut wal_to_truncate = false;
         loop {
             tick.tick().await;
-            match crate::requests::sweep::sweep(&sequencer).await {
+            match crate::requests::sweep::sweep(&sequencer, &pool).await {
                 Ok(s) if s.entries == 0 => {}
-                Ok(s) => log::info!(
-                    "time-driven transitions and retention: {} entries appended, {} requests shredded",
-                    s.entries,
-                    s.shredded
-                ),
+                Ok(s) => {
+                    wal_to_truncate |= s.shredded > 0;
+                    log::info!(
+                        "time-driven transitions and retention: {} entries appended, {} requests shredded",
+                        s.entries,
+                        s.shredded
+                    );
+                }
                 Err(e) => log::warn!("time-driven transitions failed: {e}"),
             }
             let pool = pool.clone();
-            let after = web::block(move || -> Result<u64, StoreError> {
+            let truncate = wal_to_truncate;
+            let after = web::block(move || -> Result<(bool, u64), StoreError> {
                 let mut conn = pool.get()?;
-                if let DbConnection::Sqlite(c) = &mut *conn {
-                    use diesel::connection::SimpleConnection;
-                    c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?;
-                }
-                Ok(crate::retention::view::status(&mut conn)?.totals.due)
+                let truncated = truncate && crate::retention::shred::truncate_wal(&mut conn)?;
+                Ok((truncated, crate::retention::view::status(&mut conn)?.totals.due))
             })
-            .await;
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))
+            .and_then(|r| r);
             match after {
-                Ok(Ok(due)) => {
+                Ok((truncated, due)) => {
+                    wal_to_truncate &= !truncated;
                     metrics.retention_due.set(due as i64);
                 }
-                Ok(Err(e)) => log::warn!("retention status after the sweep: {e}"),
-                Err(e) => log::warn!("retention status after the sweep: {e}"),
+                Err(e) => log::warn!("retention after the sweep: {e}"),
             }
         }
     });

@@ -80,7 +80,15 @@ pub fn media_type(req: &HttpRequest, accepted: &[MediaType]) -> Result<MediaType
     }
 }
 
-/// Reads the whole body, refusing it (413) as soon as it is known to exceed `limit` bytes.
+/// A sender that pauses longer than this between two chunks of its body is cut off (408).
+pub const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+/// The whole body must arrive within this, plus a second per MiB of the endpoint's limit.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the whole body, refusing it (413) as soon as it is known to exceed `limit` bytes, and
+/// (408) when the sender trickles it: a pause over [`BODY_IDLE`], or more than
+/// [`BODY_DEADLINE`] plus a second per MiB of `limit` in all. A slow sender must not hold a
+/// connection and a buffer for as long as it likes.
 pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::Bytes, AppError> {
     let declared = req
         .headers()
@@ -91,7 +99,13 @@ pub async fn read(req: &HttpRequest, mut payload: web::Payload, limit: usize) ->
         return Err(AppError::payload_too_large(limit));
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-    while let Some(chunk) = payload.next().await {
+    let deadline = tokio::time::Instant::now() + BODY_DEADLINE + std::time::Duration::from_secs((limit >> 20) as u64);
+    loop {
+        let next = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + BODY_IDLE), payload.next());
+        let Ok(next) = next.await else {
+            return Err(AppError::request_timeout("the request body arrived too slowly"));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|_| AppError::bad_request("the request body could not be read"))?;
         if body.len() + chunk.len() > limit {
             return Err(AppError::payload_too_large(limit));

@@ -159,6 +159,26 @@ impl AppError {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 408: the body did not arrive in time; the connection is closed.
+    pub fn request_timeout(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            detail,
+        )
+    }
+
+    /// 414 or 431: a request head beyond our limits (`methods::oversized_head`).
+    pub fn head_too_large(status: StatusCode, detail: impl Into<String>) -> Self {
+        let slug = if status == StatusCode::URI_TOO_LONG {
+            "uri-too-long"
+        } else {
+            "headers-too-large"
+        };
+        Self::new(status, slug, "Request head too large", detail)
+    }
+
     /// 410: it existed, and retention destroyed it (crypto-shredding); the detail names the
     /// `retention.shredded` entry.
     pub fn gone(detail: impl Into<String>) -> Self {
@@ -230,6 +250,10 @@ impl ResponseError for AppError {
         r.content_type("application/problem+json");
         if let Some(s) = self.retry_after {
             r.insert_header((actix_web::http::header::RETRY_AFTER, s.to_string()));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            r.force_close();
         }
         r.json(self.problem())
     }

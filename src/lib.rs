@@ -12,6 +12,7 @@ pub mod config;
 pub mod cosigning;
 pub mod error;
 pub mod files;
+pub mod idempotency;
 pub mod imports;
 pub mod keys;
 pub mod ledger;

@@ -93,6 +93,37 @@ pub fn nul_in_uri(req: &actix_web::dev::ServiceRequest) -> Option<AppError> {
         .then(|| AppError::bad_request("the path and query may not hold a NUL character (%00)"))
 }
 
+/// Longest path and query accepted (414 beyond): our longest legitimate URL is a tile path or
+/// a report query of a few hundred bytes.
+pub const MAX_URI: usize = 4 * 1024;
+/// Most bytes of header names and values accepted (431 beyond): a bearer token is the largest
+/// header we read, under 8 KiB.
+pub const MAX_HEADERS: usize = 16 * 1024;
+
+/// A request head beyond [`MAX_URI`] or [`MAX_HEADERS`] is refused before routing, whatever
+/// the endpoint: no handler, token check or log line sees it.
+pub fn oversized_head(req: &actix_web::dev::ServiceRequest) -> Option<AppError> {
+    let uri = req.uri();
+    let uri_len = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    if uri_len > MAX_URI {
+        return Some(AppError::head_too_large(
+            actix_web::http::StatusCode::URI_TOO_LONG,
+            format!("the path and query exceed {MAX_URI} bytes"),
+        ));
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers > MAX_HEADERS).then(|| {
+        AppError::head_too_large(
+            actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request's headers exceed {MAX_HEADERS} bytes"),
+        )
+    })
+}
+
 /// The default service: what no handler took.
 pub async fn unrouted(req: HttpRequest, routes: web::Data<Routes>) -> HttpResponse {
     let Some(allowed) = routes.allowed(req.path()) else {

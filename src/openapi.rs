@@ -143,7 +143,21 @@ fn conventions(doc: &mut serde_json::Value) {
             ]
             .iter()
             .any(|a| path.starts_with("/v1/requests/{id}/") && path.ends_with(a));
-            if transition {
+            // …and so do the other mutating calls (`idempotency`).
+            let keyed = transition
+                || [
+                    "/v1/authorities",
+                    "/v1/authorities/{id}/keys",
+                    "/v1/authorities/{id}/keys/{kid}/revoke",
+                    "/v1/authorities/{id}/suspend",
+                    "/v1/authorities/{id}/reinstate",
+                    "/v1/requests/{id}/amend",
+                    "/v1/requests/{id}/identifiers",
+                    "/v1/requests/{id}/legal-hold",
+                    "/v1/requests/{id}/legal-hold/lift",
+                ]
+                .contains(&path.as_str());
+            if keyed {
                 if let Some(op) = item.get_mut("post").and_then(Value::as_object_mut) {
                     if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
                         responses
@@ -201,6 +215,10 @@ fn conventions(doc: &mut serde_json::Value) {
                     (
                         "400",
                         "Malformed body: not JSON, a member repeated, or not of this schema (the field is named)",
+                    ),
+                    (
+                        "408",
+                        "The body arrived too slowly (a pause over 5 s, or too long in all)",
                     ),
                     ("413", "The body exceeds this endpoint's size limit"),
                     ("415", "The body is not of a media type this endpoint takes"),

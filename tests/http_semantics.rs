@@ -156,3 +156,55 @@ async fn nul_characters_are_refused_alike_on_both_backends() {
         "only the authority and its key were appended"
     );
 }
+
+#[tokio::test]
+async fn a_sender_that_trickles_its_body_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = common::spawn().await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Half a body, then silence.
+    let head = format!(
+        "POST /v1/subjects/proof HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"request_id\""
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server held the connection for 20 s");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(started.elapsed() >= disclosure_ledger::body::BODY_IDLE);
+}
+
+#[tokio::test]
+async fn an_oversized_header_or_url_is_refused_without_reaching_a_handler() {
+    let app = common::spawn().await;
+    let long = "a".repeat(20 * 1024);
+    let r = app
+        .client
+        .post(app.url("/v1/requests"))
+        .header("X-Padding", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 431).await;
+    let r = app
+        .client
+        .get(app.url(&format!("/v1/log/entries?start=0&x={long}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 414).await;
+    // Just under the limits is fine.
+    let r = app
+        .client
+        .get(app.url("/v1/log/checkpoint"))
+        .header("X-Padding", "a".repeat(8 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The server still answers.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

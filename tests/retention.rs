@@ -317,3 +317,77 @@ async fn on_sqlite_the_shredded_values_are_gone_from_the_database_and_wal_files(
     assert_eq!(found(&nonce), 0, "the nonce survives");
     assert_eq!(found(&salt), 0, "the salt survives");
 }
+
+fn entry_time(h: &Value, kind: &str) -> chrono::DateTime<chrono::Utc> {
+    let e = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {h}"));
+    chrono::DateTime::parse_from_rfc3339(e["time"].as_str().unwrap())
+        .unwrap()
+        .into()
+}
+
+#[tokio::test]
+async fn retention_runs_from_the_closing_entry_not_from_any_later_one() {
+    let app = spawn("2s", "2s").await;
+    let c = court(&app).await;
+    let auditor = app.token(Role::Auditor);
+    let reviewer = app.token(Role::Reviewer);
+
+    // Closed by the sweeper itself (order expiry): shredded after_closure later, not in the
+    // same sweep.
+    let mut expiring = order(&c, "expiring-1", "fraud");
+    expiring["expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339());
+    let (status, body) = submit(&app, &c.officer, &expiring).await;
+    assert_eq!(status, 201, "{body}");
+    let expired_id = body["request"]["id"].as_str().unwrap().to_string();
+
+    // Closed by its notification, then the vault opened again and again: that does not
+    // postpone the shredding.
+    let (id, _) = disclosed(&app, &c, "reopened-1").await;
+    let (status, _) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if history(&app, &id).await.contains(&"retention.shredded".to_string()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reopening the vault kept the request from retention"
+        );
+        let (status, _) = act(
+            &app,
+            &reviewer,
+            &id,
+            "identifiers",
+            json!({ "reason": "keep it alive" }),
+        )
+        .await;
+        assert!(status == 200 || status == 410, "{status}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let h = app.get_json_as(&format!("/v1/requests/{id}/entries"), &auditor).await;
+    let waited = entry_time(&h, "retention.shredded") - entry_time(&h, "notification.sent");
+    assert!(waited >= chrono::Duration::seconds(2), "{waited}");
+    assert!(
+        waited < chrono::Duration::seconds(6),
+        "{waited}: postponed by the reopened vault"
+    );
+    // Nothing more is recorded of a shredded request.
+    let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+    assert_eq!(status, 410, "{body}");
+
+    until_entry(&app, &expired_id, "retention.shredded").await;
+    let h = app
+        .get_json_as(&format!("/v1/requests/{expired_id}/entries"), &auditor)
+        .await;
+    let waited = entry_time(&h, "retention.shredded") - entry_time(&h, "request.expired");
+    assert!(
+        waited >= chrono::Duration::seconds(2),
+        "shredded {waited} after it expired"
+    );
+}

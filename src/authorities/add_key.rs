@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -10,6 +10,7 @@ use super::register::AuthorityChanged;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
+use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
 use crate::store::{schema::authority_keys, NewEntry, StoreError};
@@ -74,9 +75,13 @@ pub async fn add_key(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(&[Role::Admin])?;
-    let body: AddKey = crate::body::json(&req, payload).await?;
+    let claims = caller.require(&[Role::Admin])?.clone();
+    let (body, sha): (AddKey, String) = crate::body::json_digest(&req, payload).await?;
     let id = id.into_inner();
+    let call = idempotency::Call::from_request(&req, &claims.sub, "add-key", &id, &sha)?;
+    if let Some(first) = idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
     let mut errors = Vec::new();
     let jwk = normalise(body.alg, body.pem.as_deref(), body.jwk.as_ref())
         .map_err(|m| errors.push(field("key", m)))
@@ -102,9 +107,13 @@ pub async fn add_key(
     };
     let kid = body.kid.unwrap_or_else(|| thumbprint(&jwk));
     let alg = body.alg;
+    let claim = call.clone();
     let (authority, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !idempotency::claim(ctx, &claim)? {
+                return Ok((None, Vec::new()));
+            }
             if load(ctx.conn, &id)?.is_none() {
                 return Err(AppError::not_found("no authority with that id"));
             }
@@ -147,7 +156,7 @@ pub async fn add_key(
                 "not_after": not_after,
             });
             Ok((
-                authority,
+                Some(authority),
                 vec![NewEntry::log_level(
                     "authority.key_added",
                     public.as_object().cloned().unwrap_or_default(),
@@ -155,6 +164,15 @@ pub async fn add_key(
             ))
         })
         .await?;
+    let Some(authority) = authority else {
+        return idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Created().json(AuthorityChanged { authority, receipt }))
+    idempotency::answer(
+        &state,
+        &call,
+        StatusCode::CREATED,
+        &AuthorityChanged { authority, receipt },
+    )
+    .await
 }

@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{http::StatusCode, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -8,6 +8,7 @@ use super::{load, Authority, AuthorityKind, STATUS_VERIFIED};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
+use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
 use crate::store::{schema::authorities, NewEntry};
@@ -87,16 +88,24 @@ pub async fn register(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(&[Role::Admin])?;
-    let body: RegisterAuthority = crate::body::json(&req, payload).await?;
+    let claims = caller.require(&[Role::Admin])?.clone();
+    let (body, sha): (RegisterAuthority, String) = crate::body::json_digest(&req, payload).await?;
+    let call = idempotency::Call::from_request(&req, &claims.sub, "register-authority", "", &sha)?;
+    if let Some(first) = idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
     let errors = check(&body);
     if !errors.is_empty() {
         return Err(AppError::unprocessable("the authority is not valid", errors));
     }
     let id = uuid::Uuid::new_v4().to_string();
+    let claim = call.clone();
     let (authority, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !idempotency::claim(ctx, &claim)? {
+                return Ok((None, Vec::new()));
+            }
             diesel::insert_into(authorities::table)
                 .values((
                     authorities::id.eq(&id),
@@ -123,9 +132,18 @@ pub async fn register(
                 public: public.as_object().cloned().unwrap_or_default(),
                 restricted: Some(json!({ "name": body.name, "domains": body.domains })),
             };
-            Ok((authority, vec![entry]))
+            Ok((Some(authority), vec![entry]))
         })
         .await?;
+    let Some(authority) = authority else {
+        return idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Created().json(AuthorityChanged { authority, receipt }))
+    idempotency::answer(
+        &state,
+        &call,
+        StatusCode::CREATED,
+        &AuthorityChanged { authority, receipt },
+    )
+    .await
 }

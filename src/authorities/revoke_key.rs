@@ -1,4 +1,4 @@
-use actix_web::{post, web, HttpResponse};
+use actix_web::{http::StatusCode, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -7,6 +7,7 @@ use super::register::AuthorityChanged;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
 use crate::store::{schema::authority_keys, NewEntry, StoreError};
@@ -30,12 +31,21 @@ pub async fn revoke_key(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(&[Role::Admin])?;
+    let claims = caller.require(&[Role::Admin])?.clone();
     let (id, kid) = path.into_inner();
+    let call = idempotency::Call::from_request(&req, &claims.sub, "revoke-key", &format!("{id}/{kid}"), "")?;
+    if let Some(first) = idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
+    let claim = call.clone();
     let (authority, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !idempotency::claim(ctx, &claim)? {
+                return Ok((None, Vec::new()));
+            }
             let key =
                 authority_keys::table.filter(authority_keys::authority_id.eq(&id).and(authority_keys::kid.eq(&kid)));
             let revoked: Option<Option<String>> = key
@@ -56,7 +66,7 @@ pub async fn revoke_key(
             let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
             let public = json!({ "authority": id, "kid": kid });
             Ok((
-                authority,
+                Some(authority),
                 vec![NewEntry::log_level(
                     "authority.key_revoked",
                     public.as_object().cloned().unwrap_or_default(),
@@ -64,6 +74,9 @@ pub async fn revoke_key(
             ))
         })
         .await?;
+    let Some(authority) = authority else {
+        return idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok().json(AuthorityChanged { authority, receipt }))
+    idempotency::answer(&state, &call, StatusCode::OK, &AuthorityChanged { authority, receipt }).await
 }

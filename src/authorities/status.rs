@@ -1,7 +1,7 @@
 //! Suspending and reinstating an authority. A suspended authority's officers' tokens are
 //! refused; reinstating restores them. Both are entries.
 
-use actix_web::{post, web, HttpResponse};
+use actix_web::{http::StatusCode, post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -10,21 +10,31 @@ use super::{load, STATUS_SUSPENDED, STATUS_VERIFIED};
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::idempotency;
 use crate::log::EntryReceipt;
 use crate::store::{schema::authorities, NewEntry, StoreError};
 
 async fn set_status(
     state: web::Data<AppState>,
     caller: Caller,
+    req: HttpRequest,
     id: String,
     from: &'static str,
     to: &'static str,
     kind: &'static str,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(&[Role::Admin])?;
+    let claims = caller.require(&[Role::Admin])?.clone();
+    let call = idempotency::Call::from_request(&req, &claims.sub, kind, &id, "")?;
+    if let Some(first) = idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
+    let claim = call.clone();
     let (authority, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !idempotency::claim(ctx, &claim)? {
+                return Ok((None, Vec::new()));
+            }
             let current = load(ctx.conn, &id)?.ok_or_else(|| AppError::not_found("no authority with that id"))?;
             if current.status != from {
                 return Err(AppError::conflict(format!("the authority is {}", current.status)));
@@ -36,7 +46,7 @@ async fn set_status(
             let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
             let public = json!({ "authority": id });
             Ok((
-                authority,
+                Some(authority),
                 vec![NewEntry::log_level(
                     kind,
                     public.as_object().cloned().unwrap_or_default(),
@@ -44,8 +54,11 @@ async fn set_status(
             ))
         })
         .await?;
+    let Some(authority) = authority else {
+        return idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok().json(AuthorityChanged { authority, receipt }))
+    idempotency::answer(&state, &call, StatusCode::OK, &AuthorityChanged { authority, receipt }).await
 }
 
 /// Suspend an authority; appends `authority.suspended`.
@@ -66,10 +79,12 @@ pub async fn suspend(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     set_status(
         state,
         caller,
+        req,
         id.into_inner(),
         STATUS_VERIFIED,
         STATUS_SUSPENDED,
@@ -96,10 +111,12 @@ pub async fn reinstate(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     set_status(
         state,
         caller,
+        req,
         id.into_inner(),
         STATUS_SUSPENDED,
         STATUS_VERIFIED,

@@ -40,6 +40,16 @@ const MAX_RETENTION: std::time::Duration = std::time::Duration::from_secs(100 * 
 
 impl LedgerRetention {
     fn parse(name: &str, text: &str) -> Result<chrono::Duration, String> {
+        // `m` is minutes to humantime and `M` months: "24m" meant as two years would shred
+        // everything after 24 minutes. Neither is accepted; `min` and `months` are.
+        let ambiguous = text
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|unit| unit == "m" || unit == "M");
+        if ambiguous {
+            return Err(format!(
+                "ledger_retention.{name}: `m` is ambiguous; write minutes as `min`, months as `months` (or use days, `730d`)"
+            ));
+        }
         let d = humantime::parse_duration(text)
             .map_err(|_| format!("ledger_retention.{name} is not a duration like \"730d\" or \"12h\""))?;
         if d < std::time::Duration::from_secs(1) || d > MAX_RETENTION {
@@ -276,7 +286,15 @@ mod tests {
         let r = p.ledger_retention.unwrap();
         assert_eq!(r.after_closure().num_days(), 730);
         assert_eq!(r.after_gag().num_days(), 90);
-        for bad in ["\"0s\"", "\"forever\"", "\"200years\"", "730"] {
+        for bad in [
+            "\"0s\"",
+            "\"forever\"",
+            "\"200years\"",
+            "730",
+            "\"24m\"",
+            "\"1M\"",
+            "\"1d 3m\"",
+        ] {
             let changed = doc.replacen("after_closure = \"730d\"", &format!("after_closure = {bad}"), 1);
             assert!(Policy::parse(&changed).is_err(), "{bad}");
         }

@@ -2,7 +2,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::submit::{field_error, record, respond, RequestRecorded};
+use super::submit::{field_error, record, respond_parts, RequestRecorded};
 use super::SubmitRequest;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
@@ -47,9 +47,17 @@ pub async fn amend(
     }
     let id = id.into_inner();
     let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
+    let call = crate::idempotency::Call::from_request(&req, &claims.sub, "amend", &id, &request_sha256)?;
+    if let Some(first) = crate::idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
+    let claim = call.clone();
     let (outcome, appended) = state
         .sequencer
         .append(move |ctx| {
+            if !crate::idempotency::claim(ctx, &claim).map_err(AppError::from)? {
+                return Ok((None, Vec::new()));
+            }
             let row: Option<(String, String)> = requests::table
                 .filter(requests::id.eq(&id))
                 .select((requests::status, requests::authority_id))
@@ -72,15 +80,20 @@ pub async fn amend(
                     None,
                     request_sha256,
                     Some(id),
-                ),
+                )
+                .map(|(o, e)| (Some(o), e)),
             }
         })
         .await?;
+    let Some(outcome) = outcome else {
+        return crate::idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(respond(
+    let (status, body) = respond_parts(
         outcome.view,
         outcome.failures.iter().map(field_error).collect(),
         receipt,
         true,
-    ))
+    );
+    crate::idempotency::answer(&state, &call, status, &body).await
 }

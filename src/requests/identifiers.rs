@@ -62,7 +62,7 @@ pub async fn open(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
-    let OpenVault { reason } = crate::body::json(&req, payload).await?;
+    let (OpenVault { reason }, sha) = crate::body::json_digest(&req, payload).await?;
     if !(3..=500).contains(&reason.trim().chars().count()) {
         return Err(AppError::invalid_parameter(
             "reason",
@@ -70,9 +70,17 @@ pub async fn open(
         ));
     }
     let id = id.into_inner();
+    let call = crate::idempotency::Call::from_request(&req, &claims.sub, "open-vault", &id, &sha)?;
+    if let Some(first) = crate::idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
+    let claim = call.clone();
     let (identifiers, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !crate::idempotency::claim(ctx, &claim)? {
+                return Ok((None, Vec::new()));
+            }
             let shredded: Option<Option<i64>> = requests::table
                 .filter(requests::id.eq(&id))
                 .select(requests::shredded_entry)
@@ -113,11 +121,23 @@ pub async fn open(
                     .unwrap_or_default(),
                 restricted: Some(json!({ "reviewer": claims.sub, "reason": reason })),
             };
-            Ok((identifiers, vec![entry]))
+            Ok((Some(identifiers), vec![entry]))
         })
         .await?;
+    let Some(identifiers) = identifiers else {
+        return crate::idempotency::replayed(&state, &call).await;
+    };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(VaultOpened { identifiers, receipt }))
+    let mut answer = crate::idempotency::answer(
+        &state,
+        &call,
+        actix_web::http::StatusCode::OK,
+        &VaultOpened { identifiers, receipt },
+    )
+    .await?;
+    answer.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(answer)
 }

@@ -17,6 +17,8 @@ mod transition;
 pub mod validate;
 pub mod withdraw;
 
+pub use transition::idempotency_key;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

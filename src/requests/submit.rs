@@ -481,13 +481,28 @@ pub(super) fn field_error(f: &Failure) -> FieldError {
 /// 201 (or 200 for a replay) when the request passed validation, else 422 problem+json with
 /// the failed rules and the same `request` and `receipt` members.
 pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: EntryReceipt, replay: bool) -> HttpResponse {
+    let (status, body) = respond_parts(view, errors, receipt, replay);
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    HttpResponse::build(status).content_type(content_type).json(body)
+}
+
+/// The status and body of [`respond`]: 201 (200 for a replay) with the request and its
+/// receipt, or 422 problem+json carrying them when the request was recorded as rejected.
+pub(super) fn respond_parts(
+    view: RequestView,
+    errors: Vec<FieldError>,
+    receipt: EntryReceipt,
+    replay: bool,
+) -> (actix_web::http::StatusCode, serde_json::Value) {
+    use actix_web::http::StatusCode;
     if view.status != "rejected" {
-        let mut r = if replay {
-            HttpResponse::Ok()
-        } else {
-            HttpResponse::Created()
-        };
-        return r.json(RequestRecorded { request: view, receipt });
+        let status = if replay { StatusCode::OK } else { StatusCode::CREATED };
+        let body = serde_json::to_value(RequestRecorded { request: view, receipt }).unwrap_or_default();
+        return (status, body);
     }
     let problem = AppError::unprocessable(
         "the request fails the policy's rules; it is recorded as rejected",
@@ -497,7 +512,5 @@ pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: Entry
     let mut body = serde_json::to_value(problem).unwrap_or_default();
     body["request"] = serde_json::to_value(&view).unwrap_or_default();
     body["receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
-    HttpResponse::UnprocessableEntity()
-        .content_type("application/problem+json")
-        .json(body)
+    (StatusCode::UNPROCESSABLE_ENTITY, body)
 }

@@ -12,7 +12,7 @@ use super::list::OPEN_STATES;
 use crate::ledger::entry::format_time;
 use crate::policy::Policy;
 use crate::store::schema::requests;
-use crate::store::{queries, NewEntry, Sequencer, StoreError};
+use crate::store::{queries, DbPool, NewEntry, Sequencer, StoreError};
 
 fn entry(kind: &str, id: &str, public: serde_json::Value) -> NewEntry {
     NewEntry {
@@ -32,9 +32,10 @@ pub struct Swept {
     pub shredded: usize,
 }
 
-/// Appends every time-driven transition now due, then shreds what is past its retention
-/// (`retention::shred`) in the same operation.
-pub async fn sweep(sequencer: &Sequencer) -> Result<Swept, StoreError> {
+/// Appends every time-driven transition now due; then, in an operation of its own (so that a
+/// request closed by this sweep starts its retention now), shreds what is past its retention
+/// (`retention::shred`), the candidates read first from `pool`, outside the head lock.
+pub async fn sweep(sequencer: &Sequencer, pool: &DbPool) -> Result<Swept, StoreError> {
     let ((), appended) = sequencer
         .append(|ctx| -> Result<_, StoreError> {
             let now = Utc::now();
@@ -70,17 +71,30 @@ pub async fn sweep(sequencer: &Sequencer) -> Result<Swept, StoreError> {
                     ));
                 }
             }
-            let first = ctx.next_index + entries.len() as u64;
-            entries.extend(crate::retention::shred::shred_due(ctx, first)?);
             Ok(((), entries))
         })
         .await?;
+    let pool = pool.clone();
+    let due = tokio::task::spawn_blocking(move || -> Result<Vec<String>, StoreError> {
+        let mut conn = pool.get()?;
+        crate::idempotency::expire(&mut conn, Utc::now())?;
+        crate::retention::shred::due_now(&mut conn, Utc::now())
+    })
+    .await
+    .map_err(|e| StoreError::Io(e.to_string()))??;
+    let shredded = if due.is_empty() {
+        0
+    } else {
+        let ((), shred) = sequencer
+            .append(move |ctx| -> Result<_, StoreError> {
+                let first = ctx.next_index;
+                Ok(((), crate::retention::shred::shred_due(ctx, first, &due)?))
+            })
+            .await?;
+        shred.entries.len()
+    };
     Ok(Swept {
-        entries: appended.entries.len(),
-        shredded: appended
-            .entries
-            .iter()
-            .filter(|e| e.entry.kind == "retention.shredded")
-            .count(),
+        entries: appended.entries.len() + shredded,
+        shredded,
     })
 }

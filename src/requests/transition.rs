@@ -61,7 +61,7 @@ impl Retry {
 }
 
 /// The request's `Idempotency-Key`, if any: 1 to 200 visible ASCII characters, else 400.
-pub(super) fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<String>, AppError> {
+pub fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<String>, AppError> {
     let Some(v) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
@@ -215,6 +215,18 @@ where
                         "this Idempotency-Key was used for another action, request or body",
                     ));
                 }
+            }
+            // After retention nothing more is recorded of a request: a notification "sent"
+            // once the nonce is destroyed would claim what the user can no longer check.
+            let shredded: Option<i64> = requests::table
+                .filter(requests::id.eq(&op_id))
+                .select(requests::shredded_entry)
+                .first(ctx.conn)
+                .map_err(StoreError::from)?;
+            if let Some(n) = shredded {
+                return Err(AppError::gone(format!(
+                    "the request's data was destroyed at the end of retention by entry {n}; nothing more can be recorded of it"
+                )));
             }
             let (_, policy_sha256, document) =
                 queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;

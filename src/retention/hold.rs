@@ -89,7 +89,7 @@ async fn change(
     hold: bool,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer, Role::Auditor])?.clone();
-    let HoldReason { reason } = crate::body::json(&req, payload).await?;
+    let (HoldReason { reason }, sha) = crate::body::json_digest(&req, payload).await?;
     if !(3..=500).contains(&reason.trim().chars().count()) {
         return Err(AppError::invalid_parameter(
             "reason",
@@ -97,9 +97,18 @@ async fn change(
         ));
     }
     let request_id = id.clone();
-    let ((), appended) = state
+    let action = if hold { "legal-hold" } else { "legal-hold-lift" };
+    let call = crate::idempotency::Call::from_request(&req, &claims.sub, action, &id, &sha)?;
+    if let Some(first) = crate::idempotency::replay(&state, &call).await? {
+        return Ok(first);
+    }
+    let claim = call.clone();
+    let (applied, appended) = state
         .sequencer
         .append(move |ctx| -> Result<_, AppError> {
+            if !crate::idempotency::claim(ctx, &claim)? {
+                return Ok((false, Vec::new()));
+            }
             let row: Option<(bool, Option<i64>)> = requests::table
                 .filter(requests::id.eq(&id))
                 .select((requests::legal_hold, requests::shredded_entry))
@@ -134,13 +143,17 @@ async fn change(
                 public: Default::default(),
                 restricted: Some(json!({ "by": claims.sub, "role": claims.role, "reason": reason })),
             };
-            Ok(((), vec![entry]))
+            Ok((true, vec![entry]))
         })
         .await?;
+    if !applied {
+        return crate::idempotency::replayed(&state, &call).await;
+    }
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    Ok(HttpResponse::Ok().json(HoldChanged {
+    let changed = HoldChanged {
         request_id,
         legal_hold: hold,
         receipt,
-    }))
+    };
+    crate::idempotency::answer(&state, &call, actix_web::http::StatusCode::OK, &changed).await
 }

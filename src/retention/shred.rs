@@ -16,7 +16,7 @@ use super::due::{due, Due, Facts, FINAL_STATES};
 use crate::ledger::entry::format_time;
 use crate::policy::document::LedgerRetention;
 use crate::policy::Policy;
-use crate::store::schema::{entries, requests, sealed_details, vault};
+use crate::store::schema::{entries, idempotency_keys, idempotent_answers, requests, sealed_details, vault};
 use crate::store::{queries, AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// Requests shredded in one operation at most, so that one transaction stays short.
@@ -35,11 +35,26 @@ pub fn policy_retention(conn: &mut DbConnection) -> Result<Option<(String, Ledge
     Ok(policy.ledger_retention.map(|r| (sha, r)))
 }
 
-/// Retention's view of every request not yet shredded that is in a final state or held, with
-/// its id.
-pub fn candidates(conn: &mut DbConnection) -> Result<Vec<(String, Facts)>, StoreError> {
+/// Entries that close a request, or end what keeps it open: its retention runs from the
+/// newest of them. Later entries of other kinds (a vault opened again, a hold lifted) do not
+/// restart it.
+pub const CLOSING_KINDS: &[&str] = &[
+    "request.rejected",
+    "request.withdrawn",
+    "request.expired",
+    "request.disclosed",
+    "request.no_data",
+    "request.emergency_validated",
+    "request.emergency_validation_failed",
+    "notification.sent",
+    "notification.waived",
+];
+
+/// Retention's view of the requests not yet shredded that are in a final state or held (of
+/// `only`, when given), with their ids.
+pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Vec<(String, Facts)>, StoreError> {
     type Row = (String, String, String, bool, bool);
-    let rows: Vec<Row> = requests::table
+    let mut query = requests::table
         .filter(requests::shredded_entry.is_null())
         .filter(requests::status.eq_any(FINAL_STATES).or(requests::legal_hold.eq(true)))
         .select((
@@ -49,14 +64,26 @@ pub fn candidates(conn: &mut DbConnection) -> Result<Vec<(String, Facts)>, Store
             requests::emergency,
             requests::legal_hold,
         ))
-        .load(conn)?;
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(requests::id.eq_any(ids));
+    }
+    let rows: Vec<Row> = query.load(conn)?;
     rows.into_iter()
         .map(|(id, status, notification, emergency, legal_hold)| {
-            let last: Option<String> = entries::table
+            let closed: Option<String> = entries::table
                 .filter(entries::subject.eq(&id))
+                .filter(entries::kind.eq_any(CLOSING_KINDS))
                 .select(max(entries::time))
                 .first(conn)?;
-            let last_change = parse_time(&last.ok_or_else(|| corrupt(format!("request {id} has no entry")))?)?;
+            let closed = match closed {
+                Some(t) => t,
+                None => entries::table
+                    .filter(entries::subject.eq(&id))
+                    .select(max(entries::time))
+                    .first::<Option<String>>(conn)?
+                    .ok_or_else(|| corrupt(format!("request {id} has no entry")))?,
+            };
             let delayed_until = if notification == "delayed" {
                 delayed_until(conn, &id)?
             } else {
@@ -68,12 +95,27 @@ pub fn candidates(conn: &mut DbConnection) -> Result<Vec<(String, Facts)>, Store
                 emergency,
                 legal_hold,
                 shredded: false,
-                last_change,
+                last_change: parse_time(&closed)?,
                 delayed_until,
             };
             Ok((id, facts))
         })
         .collect()
+}
+
+/// The requests due now, at most [`BATCH`]: read outside the head lock, so that the sweep's
+/// operation re-checks only these and holds the lock for what it shreds, not for every
+/// closed request.
+pub fn due_now(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    let Some((_, retention)) = policy_retention(conn)? else {
+        return Ok(Vec::new());
+    };
+    Ok(candidates(conn, None)?
+        .into_iter()
+        .filter(|(_, f)| matches!(due(f, &retention), Due::At(at) if at <= now))
+        .map(|(id, _)| id)
+        .take(BATCH)
+        .collect())
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -94,16 +136,20 @@ fn delayed_until(conn: &mut DbConnection, id: &str) -> Result<Option<DateTime<Ut
     entry["public"]["until"].as_str().map(parse_time).transpose()
 }
 
-/// Inside an append operation: shreds up to [`BATCH`] requests past their retention under the
-/// policy in force, each with its `retention.shredded` entry; `first_index` is the index the
+/// Inside an append operation: shreds those of `ids` ([`due_now`]) that are still past their
+/// retention under the policy in force (re-checked under the head lock: a hold may have been
+/// placed since), each with its `retention.shredded` entry; `first_index` is the index the
 /// first of them will get. Nothing when the policy states no retention.
-pub fn shred_due(ctx: &mut AppendCtx<'_>, first_index: u64) -> Result<Vec<NewEntry>, StoreError> {
+pub fn shred_due(ctx: &mut AppendCtx<'_>, first_index: u64, ids: &[String]) -> Result<Vec<NewEntry>, StoreError> {
     let Some((policy_sha256, retention)) = policy_retention(ctx.conn)? else {
         return Ok(Vec::new());
     };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = ctx.time;
     let mut out = Vec::new();
-    for (id, facts) in candidates(ctx.conn)? {
+    for (id, facts) in candidates(ctx.conn, Some(ids))? {
         if out.len() == BATCH {
             break;
         }
@@ -149,8 +195,16 @@ fn shred(
             sealed_details::restricted.eq("null"),
         ))
         .execute(conn)?;
+    // Idempotency keys are the client's own text, which may quote an identifier; a kept
+    // answer to opening the vault holds the raw values themselves.
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::request_id.eq(id))).execute(conn)?;
+    diesel::delete(idempotent_answers::table.filter(idempotent_answers::fingerprint.like(format!("% {id} %"))))
+        .execute(conn)?;
     diesel::update(requests::table.filter(requests::id.eq(id)))
-        .set(requests::shredded_entry.eq(Some(index as i64)))
+        .set((
+            requests::shredded_entry.eq(Some(index as i64)),
+            requests::idempotency_key.eq(None::<String>),
+        ))
         .execute(conn)?;
     let public = json!({
         "destroyed": { "identifier_values": values, "nonces": nonces, "sealed_salts": salts },
@@ -165,4 +219,27 @@ fn shred(
         public: public.as_object().cloned().unwrap_or_default(),
         restricted: None,
     })
+}
+
+#[derive(diesel::QueryableByName)]
+struct WalCheckpoint {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+}
+
+/// On SQLite: copies the WAL into the database and truncates it, so that shredded values do not
+/// linger in the WAL's old frames. Waits at most 100 ms for readers (never the writer's 10 s):
+/// `false` when a reader held it, to be retried on the next pass. `true` on PostgreSQL, whose
+/// WAL is the server's (see the README).
+pub fn truncate_wal(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    let DbConnection::Sqlite(c) = conn else { return Ok(true) };
+    use diesel::connection::SimpleConnection;
+    c.batch_execute("PRAGMA busy_timeout = 100;")?;
+    let result = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<WalCheckpoint>(c);
+    c.batch_execute("PRAGMA busy_timeout = 10000;")?;
+    match result {
+        Ok(r) => Ok(r.busy == 0),
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("locked") => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -73,17 +73,20 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
             .select(requests::policy_sha256)
             .first(conn)?)
     };
-    if let Some((_, retention)) = &policy {
-        for (id, facts) in candidates(conn)? {
-            let d = due(&facts, retention);
-            if let Due::At(at) = d {
-                if at > now && next_due.is_none_or(|n| at < n) {
-                    next_due = Some(at);
-                }
+    for (id, facts) in candidates(conn, None)? {
+        // Without a retention in force nothing is due, but holds still count.
+        let d = match &policy {
+            Some((_, retention)) => due(&facts, retention),
+            None if facts.legal_hold => Due::Held,
+            None => Due::Open,
+        };
+        if let Due::At(at) = d {
+            if at > now && next_due.is_none_or(|n| at < n) {
+                next_due = Some(at);
             }
-            bump(&mut totals, &d, now);
-            bump(by_policy.entry(policy_of(conn, &id)?).or_default(), &d, now);
         }
+        bump(&mut totals, &d, now);
+        bump(by_policy.entry(policy_of(conn, &id)?).or_default(), &d, now);
     }
     let shredded: Vec<String> = requests::table
         .filter(requests::shredded_entry.is_not_null())

@@ -147,3 +147,15 @@ diesel::table! {
         cosigned_at -> BigInt,
     }
 }
+
+diesel::table! {
+    idempotent_answers (subject, idem_key) {
+        subject -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        entry_index -> BigInt,
+        status -> Nullable<Integer>,
+        answer -> Nullable<Text>,
+        created_at -> Text,
+    }
+}
