@@ -21,6 +21,11 @@
 //!
 //! Prints one summary line; exits 1 on any failure. Clients retry a step whose answer was lost
 //! with the same `Idempotency-Key`, so a step applied before a kill is replayed, not repeated.
+//!
+//! `--overload SECONDS` instead drives the server (with its default limits and a queue of 256)
+//! above capacity with `--clients` callers that never wait, for that long and without kills;
+//! it prints what the callers were answered (share of 2xx, 429, 503) and the server's peak RSS,
+//! then runs the same checks on what was acknowledged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -75,11 +80,11 @@ struct Server {
     base: String,
 }
 
-fn start(data_dir: &Path, database_url: &str) -> Server {
+fn start(data_dir: &Path, database_url: &str, limits: &[&str]) -> Server {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
-        .args(["--rate-limit-per-subject", "0", "--rate-limit-per-address", "0"])
+        .args(limits)
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "warn,disclosure_ledger=info")
@@ -203,6 +208,9 @@ struct Shared {
     refused: AtomicU64,
     /// Answers 500 and above other than 503 (a restart in progress): each is a bug.
     server_errors: AtomicU64,
+    /// `--overload`: one attempt per call, every status counted (0: no answer).
+    overload: bool,
+    statuses: Mutex<BTreeMap<u16, u64>>,
 }
 
 fn receipt(body: &Value) -> Option<Ack> {
@@ -238,6 +246,20 @@ async fn post(shared: &Shared, path: &str, token: &str, body: &Value, key: &str)
             .json(body)
             .send()
             .await;
+        if shared.overload {
+            let (status, body) = match sent {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            };
+            *shared.statuses.lock().unwrap().entry(status).or_default() += 1;
+            if status >= 500 && status != 503 {
+                shared.server_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            return (status, body);
+        }
         if let Ok(r) = sent {
             let status = r.status().as_u16();
             if status >= 500 && status != 503 {
@@ -317,7 +339,9 @@ async fn client(shared: Arc<Shared>, authority: Arc<Authority>, reviewer: String
             )
             .await;
             if status != 200 {
-                eprintln!("{action} of {id}: {status} {answer}");
+                if !shared.overload {
+                    eprintln!("{action} of {id}: {status} {answer}");
+                }
                 ok = false;
                 break;
             }
@@ -356,7 +380,9 @@ async fn client(shared: Arc<Shared>, authority: Arc<Authority>, reviewer: String
             )
             .await;
             if status != 200 {
-                eprintln!("{action} of {id}: {status} {answer}");
+                if !shared.overload {
+                    eprintln!("{action} of {id}: {status} {answer}");
+                }
                 break;
             }
             keep(&shared, &answer, &id, 4 + i as u8);
@@ -537,6 +563,18 @@ fn check(shared: &Shared, vkey: &str, entries: &[(Value, Hash)], final_note: &st
     ))
 }
 
+/// The peak resident set (`VmHWM`, KiB) of a process.
+fn vm_hwm_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
 fn fresh_pg(admin: &str) -> String {
     use diesel::{Connection, RunQueryDsl};
     let name = format!("dl_crash_{}", uuid::Uuid::new_v4().simple());
@@ -575,8 +613,15 @@ async fn main() {
     assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
     let vkey = String::from_utf8(keygen.stdout).unwrap().trim().to_string();
 
+    let overload: Option<u64> = arg("--overload").map(|s| s.parse().expect("--overload SECONDS"));
+    let kills = if overload.is_some() { 0 } else { kills };
+    let limits: &[&str] = if overload.is_some() {
+        &["--queue-max", "256"]
+    } else {
+        &["--rate-limit-per-subject", "0", "--rate-limit-per-address", "0"]
+    };
     let started = Instant::now();
-    let mut server = start(dir.path(), &url);
+    let mut server = start(dir.path(), &url, limits);
     let shared = Arc::new(Shared {
         base: RwLock::new(server.base.clone()),
         http: reqwest::Client::builder()
@@ -588,19 +633,56 @@ async fn main() {
         requests: Mutex::new(HashMap::new()),
         refused: AtomicU64::new(0),
         server_errors: AtomicU64::new(0),
+        overload: false,
+        statuses: Mutex::new(BTreeMap::new()),
     });
     let (authority, reviewer) = setup(&shared, dir.path()).await;
     let authority = Arc::new(authority);
+    // Setup retries (it must succeed); the load itself, under --overload, does not.
+    let shared = Arc::new(Shared {
+        base: RwLock::new(server.base.clone()),
+        http: shared.http.clone(),
+        stop: AtomicBool::new(false),
+        acks: Mutex::new(Vec::new()),
+        requests: Mutex::new(HashMap::new()),
+        refused: AtomicU64::new(0),
+        server_errors: AtomicU64::new(0),
+        overload: overload.is_some(),
+        statuses: Mutex::new(BTreeMap::new()),
+    });
     let tasks: Vec<_> = (0..clients)
         .map(|me| tokio::spawn(client(shared.clone(), authority.clone(), reviewer.clone(), me)))
         .collect();
 
     let mut rng = Rng(seed);
+    if let Some(seconds) = overload {
+        let mut peak_kb = 0u64;
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            peak_kb = peak_kb.max(vm_hwm_kb(server.child.id()));
+        }
+        shared.stop.store(true, Ordering::SeqCst);
+        let statuses = shared.statuses.lock().unwrap().clone();
+        let total: u64 = statuses.values().sum();
+        let share = |f: &dyn Fn(u16) -> bool| {
+            100.0 * statuses.iter().filter(|(s, _)| f(**s)).map(|(_, n)| n).sum::<u64>() as f64 / total.max(1) as f64
+        };
+        println!(
+            "overload {backend}: {clients} callers for {seconds} s: {total} answers, {:.1}% 2xx, {:.1}% 429, {:.1}% 503, {:.1}% other ({statuses:?}); {:.0} answers/s; server peak RSS {} MiB",
+            share(&|s| (200..300).contains(&s)),
+            share(&|s| s == 429),
+            share(&|s| s == 503),
+            share(&|s| !(200..300).contains(&s) && s != 429 && s != 503),
+            total as f64 / seconds as f64,
+            peak_kb / 1024
+        );
+    }
     for _ in 0..kills {
         tokio::time::sleep(Duration::from_millis(rng.between(300, 1500))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
-        server = start(dir.path(), &url);
+        server = start(dir.path(), &url, limits);
         *shared.base.write().unwrap() = server.base.clone();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -55,6 +55,11 @@ impl AppError {
         }
     }
 
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
     }
@@ -270,6 +275,19 @@ impl From<StoreError> for AppError {
             StoreError::Pool(why) => {
                 log::warn!("no database connection: {why}");
                 AppError::unavailable_for("the database is unreachable", 1)
+            }
+            StoreError::CommitUnknown(why) => {
+                log::warn!("commit outcome unknown: {why}");
+                AppError::unavailable_for(
+                    "the database connection was lost while committing: the write may or may not be recorded; retry with the same Idempotency-Key to find out",
+                    1,
+                )
+            }
+            // A connection lost under a read or an operation is the database's absence, not
+            // our fault: 503 like the rest of an outage, not 500.
+            other if other.is_connection_lost() => {
+                log::warn!("database connection lost: {other}");
+                AppError::unavailable_for("the database is unreachable; nothing was recorded", 1)
             }
             other => AppError::internal(other),
         }

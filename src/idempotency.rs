@@ -3,11 +3,12 @@
 //! administrative calls, policy adoption, amendments, opening the vault, legal hold.
 //!
 //! A key names, per token subject, the first call made with it; its fingerprint is the action,
-//! the target and the SHA-256 of the body. The key is claimed inside the call's own append
-//! operation, under the head lock, so of concurrent calls with one key exactly one applies; the
-//! answer is kept once it is committed, and every retry with the same fingerprint gets that
-//! answer again (its receipt included). The same key with another fingerprint is 409.
-//! A retry that arrives while the first call's answer is being written waits for it briefly.
+//! the target and the SHA-256 of the body. The key is claimed, and the call's answer kept
+//! (without its receipt), inside the call's own append operation, under the head lock: of
+//! concurrent calls with one key exactly one applies, and a crash can never leave a key that
+//! was applied but has no answer (the crash harness found that window in an earlier design).
+//! Every retry with the same fingerprint gets that answer again, with a receipt of the same
+//! entries against the checkpoint served now. The same key with another fingerprint is 409.
 //! Keys and answers are kept for 24 hours, then forgotten (an answer to opening the vault
 //! quotes raw identifiers), and at once when retention shreds their request.
 
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::log::EntryReceipt;
 use crate::store::schema::idempotent_answers;
 use crate::store::{AppendCtx, StoreError};
 
@@ -35,9 +37,6 @@ pub fn expire(conn: &mut crate::store::DbConnection, now: chrono::DateTime<chron
     )
     .execute(conn)?)
 }
-
-/// How long a retry waits for the answer of a call that claimed its key.
-const WAIT: Duration = Duration::from_secs(5);
 
 /// One call's key and fingerprint.
 #[derive(Debug, Clone)]
@@ -65,7 +64,7 @@ impl Call {
     }
 }
 
-type Stored = (String, i64, Option<i32>, Option<String>);
+type Stored = (String, i64, i32, Option<i32>, Option<String>);
 
 fn stored(conn: &mut crate::store::DbConnection, call: &Call) -> Result<Option<Stored>, StoreError> {
     Ok(idempotent_answers::table
@@ -74,32 +73,12 @@ fn stored(conn: &mut crate::store::DbConnection, call: &Call) -> Result<Option<S
         .select((
             idempotent_answers::fingerprint,
             idempotent_answers::entry_index,
+            idempotent_answers::entries,
             idempotent_answers::status,
             idempotent_answers::answer,
         ))
         .first(conn)
         .optional()?)
-}
-
-fn answer_of(call: &Call, row: Stored) -> Result<Option<HttpResponse>, AppError> {
-    let (fingerprint, _, status, answer) = row;
-    if fingerprint != call.fingerprint {
-        return Err(AppError::conflict(
-            "this Idempotency-Key was used for another call (action, resource or body); use a new key",
-        ));
-    }
-    match (status, answer) {
-        (Some(status), Some(answer)) => {
-            let status = StatusCode::from_u16(status as u16).map_err(AppError::internal)?;
-            Ok(Some(
-                HttpResponse::build(status)
-                    .content_type(content_type(status))
-                    .insert_header(("Idempotent-Replayed", "true"))
-                    .body(answer),
-            ))
-        }
-        _ => Ok(None),
-    }
 }
 
 /// Our answers are JSON, problems (4xx with a recorded entry, e.g. a rejected amendment)
@@ -119,33 +98,55 @@ pub async fn replayed(state: &AppState, call: &Option<Call>) -> Result<HttpRespo
         .ok_or_else(|| AppError::internal("an Idempotency-Key was claimed but has no record"))
 }
 
-/// Before the call: the first answer again when the key was used with the same fingerprint;
-/// 409 when with another; `None` when the key is new (or there is none). A key claimed whose
-/// answer is not written yet is waited for, up to a few seconds.
+/// Before the call: the first answer again when the key was used with the same fingerprint —
+/// its body as kept, with a receipt of its entries against the checkpoint served now; 409 when
+/// with another fingerprint; `None` when the key is new (or there is none).
 pub async fn replay(state: &AppState, call: &Option<Call>) -> Result<Option<HttpResponse>, AppError> {
     let Some(call) = call.clone() else { return Ok(None) };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let c = call.clone();
-        let Some(row) = state.read(move |conn| Ok(stored(conn, &c)?)).await? else {
-            return Ok(None);
-        };
-        let index = row.1;
-        if let Some(answer) = answer_of(&call, row)? {
-            return Ok(Some(answer));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(AppError::conflict(format!(
-                "a call with this Idempotency-Key was applied (entry {index}) and its answer is not recorded yet; retry shortly"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let c = call.clone();
+    let Some((fingerprint, first, count, status, answer)) = state.read(move |conn| Ok(stored(conn, &c)?)).await? else {
+        return Ok(None);
+    };
+    if fingerprint != call.fingerprint {
+        return Err(AppError::conflict(
+            "this Idempotency-Key was used for another call (action, resource or body); use a new key",
+        ));
     }
+    // The key and its answer commit together with the call's entries, so a claimed key
+    // without an answer is never visible; say so rather than guess if it ever is.
+    let (Some(status), Some(answer)) = (status, answer) else {
+        return Err(AppError::internal("an Idempotency-Key is claimed without its answer"));
+    };
+    let status = StatusCode::from_u16(status as u16).map_err(AppError::internal)?;
+    let mut body: serde_json::Value = serde_json::from_str(&answer).map_err(AppError::internal)?;
+    let (first, count) = (first as u64, count as u64);
+    let leaves = state
+        .read(move |conn| {
+            (first..first + count)
+                .map(|i| {
+                    let e = crate::store::queries::entry(conn, i)?
+                        .ok_or_else(|| AppError::internal("a replayed call's entry is missing"))?;
+                    Ok((
+                        i,
+                        crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(e.canonical.as_bytes())),
+                    ))
+                })
+                .collect::<Result<Vec<_>, AppError>>()
+        })
+        .await?;
+    let receipt = EntryReceipt::for_indexes(state, leaves).await?;
+    body["receipt"] = serde_json::to_value(receipt).map_err(AppError::internal)?;
+    Ok(Some(
+        HttpResponse::build(status)
+            .content_type(content_type(status))
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(body),
+    ))
 }
 
-/// Inside the call's append operation: claims the key for the entry at `ctx.next_index`.
+/// Inside the call's append operation: claims the key for the entries from `ctx.next_index`.
 /// `false` when it is already claimed (a concurrent call with the same key got there first):
-/// the operation must then append nothing and the handler answer with [`replay`].
+/// the operation must then append nothing and the handler answer with [`replayed`].
 pub fn claim(ctx: &mut AppendCtx<'_>, call: &Option<Call>) -> Result<bool, StoreError> {
     let Some(call) = call else { return Ok(true) };
     if stored(ctx.conn, call)?.is_some() {
@@ -157,39 +158,46 @@ pub fn claim(ctx: &mut AppendCtx<'_>, call: &Option<Call>) -> Result<bool, Store
             idempotent_answers::idem_key.eq(&call.key),
             idempotent_answers::fingerprint.eq(&call.fingerprint),
             idempotent_answers::entry_index.eq(ctx.next_index as i64),
+            idempotent_answers::entries.eq(0),
             idempotent_answers::created_at.eq(crate::ledger::entry::format_time(ctx.time)),
         ))
         .execute(ctx.conn)?;
     Ok(true)
 }
 
-/// After the commit: answers `status` with `body`, and keeps that answer for retries.
-pub async fn answer(
-    state: &AppState,
+/// Inside the same operation, once its answer is known: keeps `status` and `body` (the answer
+/// without its receipt) and how many `entries` the operation appends, in the transaction that
+/// commits them — so that a crash between the commit and the answer cannot leave a key that
+/// was applied but cannot be replayed.
+pub fn keep(
+    ctx: &mut AppendCtx<'_>,
     call: &Option<Call>,
     status: StatusCode,
     body: &impl Serialize,
-) -> Result<HttpResponse, AppError> {
-    let json = serde_json::to_string(body).map_err(AppError::internal)?;
-    if let Some(call) = call.clone() {
-        let kept = json.clone();
-        state
-            .read(move |conn| {
-                diesel::update(
-                    idempotent_answers::table
-                        .filter(idempotent_answers::subject.eq(&call.subject))
-                        .filter(idempotent_answers::idem_key.eq(&call.key)),
-                )
-                .set((
-                    idempotent_answers::status.eq(Some(status.as_u16() as i32)),
-                    idempotent_answers::answer.eq(Some(kept)),
-                ))
-                .execute(conn)
-                .map_err(StoreError::from)?;
-                Ok(())
-            })
-            .await?;
+    entries: usize,
+) -> Result<(), StoreError> {
+    let Some(call) = call else { return Ok(()) };
+    let mut json = serde_json::to_value(body).map_err(|e| StoreError::Io(e.to_string()))?;
+    if let Some(map) = json.as_object_mut() {
+        map.remove("receipt");
     }
+    diesel::update(
+        idempotent_answers::table
+            .filter(idempotent_answers::subject.eq(&call.subject))
+            .filter(idempotent_answers::idem_key.eq(&call.key)),
+    )
+    .set((
+        idempotent_answers::status.eq(Some(status.as_u16() as i32)),
+        idempotent_answers::answer.eq(Some(json.to_string())),
+        idempotent_answers::entries.eq(entries as i32),
+    ))
+    .execute(ctx.conn)?;
+    Ok(())
+}
+
+/// After the commit: the answer, `status` with `body`.
+pub fn answer(status: StatusCode, body: &impl Serialize) -> Result<HttpResponse, AppError> {
+    let json = serde_json::to_string(body).map_err(AppError::internal)?;
     Ok(HttpResponse::build(status)
         .content_type(content_type(status))
         .body(json))

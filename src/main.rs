@@ -636,11 +636,12 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let mut conn = store::establish(&database)?;
             let report = store::verify::verify_ledger(&mut conn, &verifier, &trusted, |_| {})?;
             println!(
-                "checked {} entries and {} checkpoints in {:.3} s ({:.0} entries/s)",
+                "checked {} entries and {} checkpoints in {:.3} s ({:.0} entries/s); {} entries' sealed details shredded by retention",
                 report.entries,
                 report.checkpoints,
                 report.seconds,
-                report.entries_per_second()
+                report.entries_per_second(),
+                report.shredded
             );
             match report.failure {
                 None => {

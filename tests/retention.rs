@@ -157,6 +157,7 @@ async fn a_closed_request_past_its_retention_is_shredded_and_everything_public_s
     // The ledger verifies; the report is the same.
     let verify = app.get_json_as("/v1/audit/verify", &auditor).await;
     assert_eq!(verify["ok"], true, "{verify}");
+    assert!(verify["shredded"].as_u64().unwrap() >= 1, "{verify}");
     assert_eq!(
         app.get_json_as("/v1/reports/transparency", &auditor).await["live"],
         report_before
@@ -389,5 +390,39 @@ async fn retention_runs_from_the_closing_entry_not_from_any_later_one() {
     assert!(
         waited >= chrono::Duration::seconds(2),
         "shredded {waited} after it expired"
+    );
+}
+
+#[tokio::test]
+async fn verify_tells_a_salt_lost_without_a_shredding_entry_from_one_retention_destroyed() {
+    let app = spawn("730d", "90d").await;
+    let c = court(&app).await;
+    let auditor = app.token(Role::Auditor);
+    let (id, _) = disclosed(&app, &c, "tampered-1").await;
+    let h = app.get_json_as(&format!("/v1/requests/{id}/entries"), &auditor).await;
+    let sealed = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["sealed"].is_null())
+        .unwrap()["index"]
+        .as_u64()
+        .unwrap();
+    // Someone with database access destroys a salt behind the ledger's back.
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+        diesel::sql_query(format!(
+            "UPDATE sealed_details SET salt = NULL WHERE entry_idx = {sealed}"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let verify = app.get_json_as("/v1/audit/verify", &auditor).await;
+    assert_eq!(verify["ok"], false, "{verify}");
+    assert_eq!(verify["failure"]["index"], sealed);
+    assert!(
+        verify["failure"]["message"].as_str().unwrap().contains("missing"),
+        "{verify}"
     );
 }

@@ -22,12 +22,16 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     pub seconds: f64,
     pub entries_per_second: f64,
+    /// Entries whose sealed details retention destroyed, each accounted for by a
+    /// `retention.shredded` entry (missing ones are a failure).
+    pub shredded: u64,
     pub failure: Option<Failure>,
 }
 
 /// Re-verify the whole ledger on the server, as `disclosure-ledger verify` does on a copy of
 /// the database: canonical form, chain, stored tree hashes, every checkpoint's root and
-/// signature. Auditors only; it reads every entry, so it takes seconds on a large ledger.
+/// signature, and every entry's sealed details present or shredded by a `retention.shredded`
+/// entry. Auditors only; it reads every entry, so it takes seconds on a large ledger.
 #[utoipa::path(
     get, path = "/v1/audit/verify", tag = "audit",
     responses(
@@ -50,6 +54,7 @@ pub async fn verify(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
         checkpoints: report.checkpoints,
         seconds: report.seconds,
         entries_per_second: report.entries_per_second(),
+        shredded: report.shredded,
         failure: report.failure.map(|f| Failure {
             index: f.index,
             message: f.message,

@@ -155,6 +155,7 @@ pub async fn add_key(
                 "not_before": not_before,
                 "not_after": not_after,
             });
+            idempotency::keep(ctx, &claim, StatusCode::CREATED, &json!({ "authority": authority }), 1)?;
             Ok((
                 Some(authority),
                 vec![NewEntry::log_level(
@@ -168,11 +169,5 @@ pub async fn add_key(
         return idempotency::replayed(&state, &call).await;
     };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    idempotency::answer(
-        &state,
-        &call,
-        StatusCode::CREATED,
-        &AuthorityChanged { authority, receipt },
-    )
-    .await
+    idempotency::answer(StatusCode::CREATED, &AuthorityChanged { authority, receipt })
 }

@@ -132,6 +132,7 @@ pub async fn register(
                 public: public.as_object().cloned().unwrap_or_default(),
                 restricted: Some(json!({ "name": body.name, "domains": body.domains })),
             };
+            idempotency::keep(ctx, &claim, StatusCode::CREATED, &json!({ "authority": authority }), 1)?;
             Ok((Some(authority), vec![entry]))
         })
         .await?;
@@ -139,11 +140,5 @@ pub async fn register(
         return idempotency::replayed(&state, &call).await;
     };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    idempotency::answer(
-        &state,
-        &call,
-        StatusCode::CREATED,
-        &AuthorityChanged { authority, receipt },
-    )
-    .await
+    idempotency::answer(StatusCode::CREATED, &AuthorityChanged { authority, receipt })
 }

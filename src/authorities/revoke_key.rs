@@ -65,6 +65,7 @@ pub async fn revoke_key(
                 .map_err(StoreError::from)?;
             let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
             let public = json!({ "authority": id, "kid": kid });
+            idempotency::keep(ctx, &claim, StatusCode::OK, &json!({ "authority": authority }), 1)?;
             Ok((
                 Some(authority),
                 vec![NewEntry::log_level(
@@ -78,5 +79,5 @@ pub async fn revoke_key(
         return idempotency::replayed(&state, &call).await;
     };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    idempotency::answer(&state, &call, StatusCode::OK, &AuthorityChanged { authority, receipt }).await
+    idempotency::answer(StatusCode::OK, &AuthorityChanged { authority, receipt })
 }

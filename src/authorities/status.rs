@@ -45,6 +45,7 @@ async fn set_status(
                 .map_err(StoreError::from)?;
             let authority = load(ctx.conn, &id)?.ok_or_else(|| AppError::internal("authority vanished"))?;
             let public = json!({ "authority": id });
+            idempotency::keep(ctx, &claim, StatusCode::OK, &json!({ "authority": authority }), 1)?;
             Ok((
                 Some(authority),
                 vec![NewEntry::log_level(
@@ -58,7 +59,7 @@ async fn set_status(
         return idempotency::replayed(&state, &call).await;
     };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    idempotency::answer(&state, &call, StatusCode::OK, &AuthorityChanged { authority, receipt }).await
+    idempotency::answer(StatusCode::OK, &AuthorityChanged { authority, receipt })
 }
 
 /// Suspend an authority; appends `authority.suspended`.

@@ -96,7 +96,18 @@ impl EntryReceipt {
             .iter()
             .map(|e| (e.entry.index, hex_hash(&e.leaf_hash)))
             .collect();
-        Self::prove(state, items, cp.size, cp.note, Vec::new()).await
+        // The write is committed: if the database is gone now, say that it is recorded and that
+        // only its receipt is missing, never "nothing was recorded".
+        Self::prove(state, items, cp.size, cp.note, Vec::new()).await.map_err(|e| {
+            if e.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
+                AppError::unavailable_for(
+                    "the write was recorded, but the database went away before its receipt could be built; retry with the same Idempotency-Key to get it",
+                    1,
+                )
+            } else {
+                e
+            }
+        })
     }
 
     /// Honours [`Wait`]: once a checkpoint covering every entry here has its quorum, the same
@@ -126,7 +137,13 @@ impl EntryReceipt {
                 items
                     .into_iter()
                     .map(|(index, leaf_hash)| {
-                        let proof = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
+                        let proof = merkle::inclusion_proof(index, size, &reader).map_err(|e| {
+                            if crate::store::lost_connection_message(&e.to_string()) {
+                                AppError::unavailable_for("the database went away while reading proofs", 1)
+                            } else {
+                                AppError::internal(e)
+                            }
+                        })?;
                         Ok(ReceiptEntry {
                             index,
                             leaf_hash,

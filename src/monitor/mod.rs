@@ -304,9 +304,19 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} entries ({per_sec}, {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        // Whole entries per second with thousands separators ("15,730 entries/s"), not
+        // indicatif's default "15729.8231/s".
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:40}] {human_pos}/{human_len} entries ({rate}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{} entries/s", indicatif::HumanCount(state.per_sec() as u64));
+            },
+        )
+        .progress_chars("=> "),
     );
     bar.set_message("verifying");
     bar

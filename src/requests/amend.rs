@@ -72,16 +72,27 @@ pub async fn amend(
                 Some((status, _)) if status != "clarification_requested" => Err(AppError::conflict(format!(
                     "illegal transition: the request is {status}"
                 ))),
-                Some(_) => record(
-                    ctx,
-                    body,
-                    claims.authority.clone(),
-                    claims.sub.clone(),
-                    None,
-                    request_sha256,
-                    Some(id),
-                )
-                .map(|(o, e)| (Some(o), e)),
+                Some(_) => {
+                    let (outcome, entries) = record(
+                        ctx,
+                        body,
+                        claims.authority.clone(),
+                        claims.sub.clone(),
+                        None,
+                        request_sha256,
+                        Some(id),
+                    )?;
+                    // The answer a retry replays (its receipt is rebuilt then).
+                    let no_receipt = EntryReceipt {
+                        entries: Vec::new(),
+                        checkpoint: String::new(),
+                        cosignatures: Vec::new(),
+                    };
+                    let failures = outcome.failures.iter().map(field_error).collect();
+                    let (status, answer) = respond_parts(outcome.view.clone(), failures, no_receipt, true);
+                    crate::idempotency::keep(ctx, &claim, status, &answer, entries.len())?;
+                    Ok((Some(outcome), entries))
+                }
             }
         })
         .await?;
@@ -95,5 +106,5 @@ pub async fn amend(
         receipt,
         true,
     );
-    crate::idempotency::answer(&state, &call, status, &body).await
+    crate::idempotency::answer(status, &body)
 }

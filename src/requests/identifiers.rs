@@ -121,6 +121,13 @@ pub async fn open(
                     .unwrap_or_default(),
                 restricted: Some(json!({ "reviewer": claims.sub, "reason": reason })),
             };
+            crate::idempotency::keep(
+                ctx,
+                &claim,
+                actix_web::http::StatusCode::OK,
+                &json!({ "identifiers": identifiers }),
+                1,
+            )?;
             Ok((Some(identifiers), vec![entry]))
         })
         .await?;
@@ -128,13 +135,8 @@ pub async fn open(
         return crate::idempotency::replayed(&state, &call).await;
     };
     let receipt = EntryReceipt::for_appended(&state, &appended).await?;
-    let mut answer = crate::idempotency::answer(
-        &state,
-        &call,
-        actix_web::http::StatusCode::OK,
-        &VaultOpened { identifiers, receipt },
-    )
-    .await?;
+    let mut answer =
+        crate::idempotency::answer(actix_web::http::StatusCode::OK, &VaultOpened { identifiers, receipt })?;
     answer.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),

@@ -143,6 +143,13 @@ async fn change(
                 public: Default::default(),
                 restricted: Some(json!({ "by": claims.sub, "role": claims.role, "reason": reason })),
             };
+            crate::idempotency::keep(
+                ctx,
+                &claim,
+                actix_web::http::StatusCode::OK,
+                &json!({ "request_id": id, "legal_hold": hold }),
+                1,
+            )?;
             Ok((true, vec![entry]))
         })
         .await?;
@@ -155,5 +162,5 @@ async fn change(
         legal_hold: hold,
         receipt,
     };
-    crate::idempotency::answer(&state, &call, actix_web::http::StatusCode::OK, &changed).await
+    crate::idempotency::answer(actix_web::http::StatusCode::OK, &changed)
 }

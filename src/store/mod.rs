@@ -37,6 +37,40 @@ pub enum StoreError {
     /// The database cannot be reached now; worth retrying after the given seconds.
     #[error("the database is unavailable: {0}")]
     Unavailable(String, u64),
+    /// The connection was lost while the batch was committing: the database may or may not
+    /// have committed it. Only a retry with the same `Idempotency-Key` (or a look at the log)
+    /// can tell.
+    #[error("the database connection was lost during the commit: {0}")]
+    CommitUnknown(String),
+}
+
+impl StoreError {
+    /// Whether this is a database error that means the connection is gone (the server closed
+    /// it, restarted, or the transaction manager broke with it), not a fault of the query.
+    pub fn is_connection_lost(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Connection(_) | StoreError::Unavailable(..) | StoreError::CommitUnknown(_) => true,
+            StoreError::Database(Error::BrokenTransactionManager) => true,
+            StoreError::Database(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            StoreError::Database(Error::DatabaseError(_, info)) => lost_connection_message(info.message()),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an error's text is libpq's for a connection that is gone: for errors that reach us
+/// as text through another crate (a hash reader's error inside a proof).
+pub fn lost_connection_message(m: &str) -> bool {
+    [
+        "server closed the connection",
+        "no connection to the server",
+        "terminating connection",
+        "connection to server",
+        "could not receive data from server",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 impl From<diesel::r2d2::PoolError> for StoreError {

@@ -154,6 +154,7 @@ diesel::table! {
         idem_key -> Text,
         fingerprint -> Text,
         entry_index -> BigInt,
+        entries -> Integer,
         status -> Nullable<Integer>,
         answer -> Nullable<Text>,
         created_at -> Text,

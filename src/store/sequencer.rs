@@ -131,12 +131,17 @@ where
 
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>) {
         let value = match (self.output, outcome) {
+            // A lost connection decides for every operation of the batch, those that failed
+            // on their own included: their failure may be the connection's (a query cut off).
+            (_, Err(e)) if matches!(&*e, StoreError::Unavailable(..) | StoreError::CommitUnknown(_)) => {
+                Err(E::from(match &*e {
+                    StoreError::Unavailable(why, after) => StoreError::Unavailable(why.clone(), *after),
+                    other => StoreError::CommitUnknown(other.to_string()),
+                }))
+            }
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(t)), Ok(appended)) => Ok((t, appended)),
-            (_, Err(e)) => Err(E::from(match &*e {
-                StoreError::Unavailable(why, after) => StoreError::Unavailable(why.clone(), *after),
-                other => StoreError::Io(format!("append transaction failed: {other}")),
-            })),
+            (_, Err(e)) => Err(E::from(StoreError::Io(format!("append transaction failed: {e}")))),
             (None, Ok(_)) => Err(E::from(StoreError::Io("operation was not run".into()))),
         };
         // The caller may have gone away (client disconnected); the write stands regardless.
@@ -446,7 +451,14 @@ impl Writer {
         let signer = self.signer.clone();
         let clock = self.clock_behind_ms.clone();
         let Some(conn) = self.conn.as_mut() else { return };
-        let result = conn.transaction(|conn| append_batch(conn, &signer, &clock, &mut batch, &mut per_job));
+        // Set when the batch's statements all succeeded: an error after that is the COMMIT's,
+        // whose outcome a lost connection leaves unknown.
+        let mut committing = false;
+        let result: Result<_, StoreError> = conn.transaction(|conn| {
+            let checkpoint = append_batch(conn, &signer, &clock, &mut batch, &mut per_job)?;
+            committing = true;
+            Ok(checkpoint)
+        });
         match result {
             Ok(checkpoint) => {
                 let appended: usize = per_job.iter().map(Vec::len).sum();
@@ -469,10 +481,10 @@ impl Writer {
             }
             Err(e) => {
                 log::error!("append transaction of {} operations failed: {e}", batch.len());
-                let e = if self.lost_connection() {
-                    Arc::new(StoreError::Unavailable(e.to_string(), 1))
-                } else {
-                    Arc::new(e)
+                let e = match self.lost_connection() {
+                    true if committing => Arc::new(StoreError::CommitUnknown(e.to_string())),
+                    true => Arc::new(StoreError::Unavailable(e.to_string(), 1)),
+                    false => Arc::new(e),
                 };
                 for job in batch {
                     job.finish(Err(e.clone()));

@@ -37,6 +37,9 @@ pub struct VerifyReport {
     pub checkpoints: u64,
     pub seconds: f64,
     pub failure: Option<VerifyFailure>,
+    /// Entries whose sealed details retention destroyed, each accounted for by its request's
+    /// `retention.shredded` entry (not a failure: what the law asks for).
+    pub shredded: u64,
 }
 
 impl VerifyReport {
@@ -66,22 +69,84 @@ pub fn verify_ledger(
     let failure = check_entries(conn, &mut tree, &mut progress)?;
     let size = tree.size();
     let mut checked_checkpoints = 0;
+    let mut shredded = 0;
     let failure = match failure {
         Some(f) => Some(f),
-        None => check_tail(conn, &tree)?.or(check_checkpoints(
-            conn,
-            verifier,
-            trusted,
-            &tree,
-            &mut checked_checkpoints,
-        )?),
+        None => check_tail(conn, &tree)?
+            .or(check_checkpoints(
+                conn,
+                verifier,
+                trusted,
+                &tree,
+                &mut checked_checkpoints,
+            )?)
+            .or(check_sealed(conn, &mut shredded)?),
     };
     Ok(VerifyReport {
         entries: size,
         checkpoints: checked_checkpoints,
         seconds: started.elapsed().as_secs_f64(),
         failure,
+        shredded,
     })
+}
+
+/// Every entry that seals details has them, or retention destroyed them: a salt missing without
+/// a `retention.shredded` entry of its request (one that exists, of that kind and subject) is
+/// a failure naming the entry ("missing"), one accounted for is counted in `shredded`.
+fn check_sealed(conn: &mut DbConnection, shredded: &mut u64) -> Result<Option<VerifyFailure>, StoreError> {
+    use super::schema::{requests, sealed_details};
+    // An entry's canonical bytes hold `"sealed":"<hex>"` exactly when it seals something (a
+    // string value cannot contain that unescaped).
+    let unsealed: Option<i64> = entries::table
+        .left_join(sealed_details::table.on(sealed_details::entry_idx.eq(entries::idx)))
+        .filter(sealed_details::entry_idx.is_null())
+        .filter(entries::canonical.like("%\"sealed\":\"%"))
+        .select(entries::idx)
+        .order(entries::idx.asc())
+        .first(conn)
+        .optional()?;
+    if let Some(i) = unsealed {
+        return Ok(fail(Some(i as u64), "its sealed details are missing".into()));
+    }
+    let saltless: Vec<(i64, Option<String>)> = sealed_details::table
+        .inner_join(entries::table.on(entries::idx.eq(sealed_details::entry_idx)))
+        .filter(sealed_details::salt.is_null())
+        .select((sealed_details::entry_idx, entries::subject))
+        .order(sealed_details::entry_idx.asc())
+        .load(conn)?;
+    for (idx, subject) in saltless {
+        let by: Option<i64> = match &subject {
+            Some(request) => requests::table
+                .filter(requests::id.eq(request))
+                .select(requests::shredded_entry)
+                .first::<Option<i64>>(conn)
+                .optional()?
+                .flatten(),
+            None => None,
+        };
+        let accounted = match by {
+            Some(n) => {
+                entries::table
+                    .filter(entries::idx.eq(n))
+                    .filter(entries::kind.eq("retention.shredded"))
+                    .filter(entries::subject.eq(subject.as_deref().unwrap_or_default()))
+                    .count()
+                    .get_result::<i64>(conn)?
+                    == 1
+            }
+            None => false,
+        };
+        if !accounted {
+            return Ok(fail(
+                Some(idx as u64),
+                "its sealed details lost their salt, and no retention.shredded entry accounts for it (missing, not shredded)"
+                    .into(),
+            ));
+        }
+        *shredded += 1;
+    }
+    Ok(None)
 }
 
 /// One page of the log as the reader thread delivers it: rows with `idx` in
