@@ -22,6 +22,11 @@
 //! Prints one summary line; exits 1 on any failure. Clients retry a step whose answer was lost
 //! with the same `Idempotency-Key`, so a step applied before a kill is replayed, not repeated.
 //!
+//! `--retention` runs the server under a policy that shreds a request one second after it
+//! closes, sweeping every second, so that kills land among shredding passes too; the check
+//! then adds: every shredded request has exactly one `retention.shredded` entry, and every
+//! sealed entry of it has lost its salt (read back as an auditor) — never half-shredded.
+//!
 //! `--overload SECONDS` instead drives the server (with its default limits and a queue of 256)
 //! above capacity with `--clients` callers that never wait, for that long and without kills;
 //! it prints what the callers were answered (share of 2xx, 429, 503) and the server's peak RSS,
@@ -575,6 +580,44 @@ fn vm_hwm_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Under `--retention`: each shredded request has one `retention.shredded` entry, and every
+/// sealed entry of it has no salt left (the auditor's view of its sealed details).
+async fn check_shredded(shared: &Shared, auditor: &str, entries: &[(Value, Hash)]) -> Result<usize, String> {
+    let mut shreds: HashMap<&str, usize> = HashMap::new();
+    for (e, _) in entries {
+        if e["kind"] == "retention.shredded" {
+            *shreds.entry(e["subject"].as_str().unwrap_or_default()).or_default() += 1;
+        }
+    }
+    if let Some((id, n)) = shreds.iter().find(|(_, n)| **n != 1) {
+        return Err(format!("request {id} was shredded {n} times"));
+    }
+    let base = shared.base.read().unwrap().clone();
+    for (e, _) in entries {
+        let Some(subject) = e["subject"].as_str() else { continue };
+        if e["sealed"].is_null() || !shreds.contains_key(subject) {
+            continue;
+        }
+        let index = e["index"].as_u64().unwrap_or_default();
+        let sealed: Value = shared
+            .http
+            .get(format!("{base}/v1/audit/entries/{index}/sealed"))
+            .bearer_auth(auditor)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !sealed["salt"].is_null() || sealed["shredded_by"].is_null() {
+            return Err(format!(
+                "entry {index} of shredded request {subject} kept its salt: {sealed}"
+            ));
+        }
+    }
+    Ok(shreds.len())
+}
+
 fn fresh_pg(admin: &str) -> String {
     use diesel::{Connection, RunQueryDsl};
     let name = format!("dl_crash_{}", uuid::Uuid::new_v4().simple());
@@ -615,11 +658,29 @@ async fn main() {
 
     let overload: Option<u64> = arg("--overload").map(|s| s.parse().expect("--overload SECONDS"));
     let kills = if overload.is_some() { 0 } else { kills };
+
     let limits: &[&str] = if overload.is_some() {
         &["--queue-max", "256"]
     } else {
         &["--rate-limit-per-subject", "0", "--rate-limit-per-address", "0"]
     };
+    let retention = std::env::args().any(|a| a == "--retention");
+    let mut limits: Vec<String> = limits.iter().map(|a| a.to_string()).collect();
+    if retention {
+        let policy = dir.path().join("short-retention.toml");
+        let document = include_str!("../policies/telegram-2024-09.toml")
+            .replacen("name = \"telegram-2024-09\"", "name = \"crash-retention\"", 1)
+            .replacen("after_closure = \"730d\"", "after_closure = \"1s\"", 1);
+        std::fs::write(&policy, document).unwrap();
+        limits.extend([
+            "--sweep-secs".into(),
+            "1".into(),
+            "--policy".into(),
+            policy.display().to_string(),
+        ]);
+    }
+    let limits: Vec<&str> = limits.iter().map(String::as_str).collect();
+    let limits = limits.as_slice();
     let started = Instant::now();
     let mut server = start(dir.path(), &url, limits);
     let shared = Arc::new(Shared {
@@ -715,6 +776,12 @@ async fn main() {
     let verdict = match shared.server_errors.load(Ordering::Relaxed) {
         0 => check(&shared, &vkey, &entries, &final_note),
         n => Err(format!("{n} answers were 5xx other than 503")),
+    };
+    let verdict = match verdict {
+        Ok(summary) if retention => check_shredded(&shared, &auditor, &entries)
+            .await
+            .map(|shredded| format!("{summary}, {shredded} requests shredded whole")),
+        other => other,
     };
     server.child.kill().unwrap();
     server.child.wait().unwrap();
