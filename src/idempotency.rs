@@ -119,22 +119,7 @@ pub async fn replay(state: &AppState, call: &Option<Call>) -> Result<Option<Http
     };
     let status = StatusCode::from_u16(status as u16).map_err(AppError::internal)?;
     let mut body: serde_json::Value = serde_json::from_str(&answer).map_err(AppError::internal)?;
-    let (first, count) = (first as u64, count as u64);
-    let leaves = state
-        .read(move |conn| {
-            (first..first + count)
-                .map(|i| {
-                    let e = crate::store::queries::entry(conn, i)?
-                        .ok_or_else(|| AppError::internal("a replayed call's entry is missing"))?;
-                    Ok((
-                        i,
-                        crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(e.canonical.as_bytes())),
-                    ))
-                })
-                .collect::<Result<Vec<_>, AppError>>()
-        })
-        .await?;
-    let receipt = EntryReceipt::for_indexes(state, leaves).await?;
+    let receipt = EntryReceipt::for_stored(state, first as u64, count as u64).await?;
     body["receipt"] = serde_json::to_value(receipt).map_err(AppError::internal)?;
     Ok(Some(
         HttpResponse::build(status)

@@ -174,8 +174,8 @@ fn conventions(doc: &mut serde_json::Value) {
                     }
                 }
             }
-            // Lifecycle writes may wait for witnesses (`log::receipt::Wait`).
-            if transition || path == "/v1/requests" {
+            // Every write answered with a receipt may wait for witnesses (`log::receipt::Wait`).
+            if keyed || path == "/v1/requests" || path == "/v1/policies" {
                 if let Some(op) = item.get_mut("post").and_then(Value::as_object_mut) {
                     let params = op.entry("parameters").or_insert_with(|| json!([]));
                     if let Some(params) = params.as_array_mut() {

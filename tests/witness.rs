@@ -249,6 +249,19 @@ async fn three_witnesses_cosign_the_log_and_the_checkpoint_served_carries_the_qu
     require_quorum(receipt["checkpoint"].as_str().unwrap().as_bytes(), &keys, 2).unwrap();
     common::requests::check_receipt(&app, receipt).await;
 
+    // Any write answered with a receipt may wait: an administrative one too.
+    let r = app
+        .client
+        .post(app.url("/v1/authorities?wait=cosigned"))
+        .bearer_auth(app.token(disclosure_ledger::auth::Role::Admin))
+        .json(&serde_json::json!({"country": "FRA", "kind": "police", "judicial": false, "name": "Brigade W"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    require_quorum(body["receipt"]["checkpoint"].as_str().unwrap().as_bytes(), &keys, 2).unwrap();
+
     // A bad `wait` is refused before anything is appended.
     let before = newest_size(&app).await;
     let r = app

@@ -76,6 +76,7 @@ pub async fn add_key(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Admin])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let (body, sha): (AddKey, String) = crate::body::json_digest(&req, payload).await?;
     let id = id.into_inner();
     let call = idempotency::Call::from_request(&req, &claims.sub, "add-key", &id, &sha)?;
@@ -168,6 +169,9 @@ pub async fn add_key(
     let Some(authority) = authority else {
         return idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     idempotency::answer(StatusCode::CREATED, &AuthorityChanged { authority, receipt })
 }

@@ -89,6 +89,7 @@ pub async fn register(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Admin])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let (body, sha): (RegisterAuthority, String) = crate::body::json_digest(&req, payload).await?;
     let call = idempotency::Call::from_request(&req, &claims.sub, "register-authority", "", &sha)?;
     if let Some(first) = idempotency::replay(&state, &call).await? {
@@ -139,6 +140,9 @@ pub async fn register(
     let Some(authority) = authority else {
         return idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     idempotency::answer(StatusCode::CREATED, &AuthorityChanged { authority, receipt })
 }

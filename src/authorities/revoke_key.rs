@@ -34,6 +34,7 @@ pub async fn revoke_key(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Admin])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let (id, kid) = path.into_inner();
     let call = idempotency::Call::from_request(&req, &claims.sub, "revoke-key", &format!("{id}/{kid}"), "")?;
     if let Some(first) = idempotency::replay(&state, &call).await? {
@@ -78,6 +79,9 @@ pub async fn revoke_key(
     let Some(authority) = authority else {
         return idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     idempotency::answer(StatusCode::OK, &AuthorityChanged { authority, receipt })
 }

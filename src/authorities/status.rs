@@ -24,6 +24,7 @@ async fn set_status(
     kind: &'static str,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Admin])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let call = idempotency::Call::from_request(&req, &claims.sub, kind, &id, "")?;
     if let Some(first) = idempotency::replay(&state, &call).await? {
         return Ok(first);
@@ -58,7 +59,10 @@ async fn set_status(
     let Some(authority) = authority else {
         return idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     idempotency::answer(StatusCode::OK, &AuthorityChanged { authority, receipt })
 }
 

@@ -85,6 +85,23 @@ impl EntryReceipt {
         Self::prove(state, indexes, cp.size, cp.note, cp.witnesses).await
     }
 
+    /// A receipt for the `count` stored entries from `first` (a write answered again), their
+    /// leaf hashes recomputed from the stored bytes, against the checkpoint served.
+    pub async fn for_stored(state: &AppState, first: u64, count: u64) -> Result<Self, AppError> {
+        let leaves = state
+            .read(move |conn| {
+                (first..first + count)
+                    .map(|i| {
+                        let e = crate::store::queries::entry(conn, i)?
+                            .ok_or_else(|| AppError::internal(format!("entry {i} of an earlier write is missing")))?;
+                        Ok((i, hex_hash(&crate::ledger::entry::leaf_hash(e.canonical.as_bytes()))))
+                    })
+                    .collect::<Result<Vec<_>, AppError>>()
+            })
+            .await?;
+        Self::for_indexes(state, leaves).await
+    }
+
     /// The receipt of a write, against the checkpoint of the batch that committed it.
     pub async fn for_appended(state: &AppState, appended: &Appended) -> Result<Self, AppError> {
         let cp = appended

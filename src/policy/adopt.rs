@@ -49,6 +49,7 @@ pub async fn adopt(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Admin])?;
+    let wait = crate::log::Wait::from_query(&req)?;
     let body: AdoptPolicy = crate::body::json(&req, payload).await?;
     let AdoptPolicy { name, document } = body;
     let name_ok = !name.is_empty()
@@ -92,14 +93,12 @@ pub async fn adopt(
         })
         .await?;
     if let Some(index) = in_force {
-        let stored = state
-            .read(move |conn| Ok(crate::store::queries::entry(conn, index)?))
-            .await?
-            .ok_or_else(|| AppError::internal("the adopting entry is missing"))?;
-        let leaf = crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(stored.canonical.as_bytes()));
-        let receipt = EntryReceipt::for_indexes(&state, vec![(index, leaf)]).await?;
+        let receipt = EntryReceipt::for_stored(&state, index, 1).await?;
         return Ok(HttpResponse::Ok().json(PolicyAdopted { name, sha256, receipt }));
     }
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     Ok(HttpResponse::Created().json(PolicyAdopted { name, sha256, receipt }))
 }

@@ -37,6 +37,7 @@ pub async fn amend(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let body: SubmitRequest = crate::body::json(&req, payload).await?;
     let shape = body.shape_errors();
     if !shape.is_empty() {
@@ -99,7 +100,10 @@ pub async fn amend(
     let Some(outcome) = outcome else {
         return crate::idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     let (status, body) = respond_parts(
         outcome.view,
         outcome.failures.iter().map(field_error).collect(),

@@ -62,6 +62,7 @@ pub async fn open(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let (OpenVault { reason }, sha) = crate::body::json_digest(&req, payload).await?;
     if !(3..=500).contains(&reason.trim().chars().count()) {
         return Err(AppError::invalid_parameter(
@@ -134,7 +135,10 @@ pub async fn open(
     let Some(identifiers) = identifiers else {
         return crate::idempotency::replayed(&state, &call).await;
     };
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     let mut answer =
         crate::idempotency::answer(actix_web::http::StatusCode::OK, &VaultOpened { identifiers, receipt })?;
     answer.headers_mut().insert(

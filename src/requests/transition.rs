@@ -317,15 +317,10 @@ where
         // The first answer again: the request as it is now, and the receipt of the entry the
         // first call appended.
         Applied::Before(index) => {
-            let (view, stored) = state
-                .read(move |conn| {
-                    let (view, _) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
-                    Ok((view, queries::entry(conn, index)?))
-                })
+            let (view, _) = state
+                .read(move |conn| load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished")))
                 .await?;
-            let stored = stored.ok_or_else(|| AppError::internal("the retried entry is missing"))?;
-            let leaf = crate::ledger::hex_hash(&crate::ledger::entry::leaf_hash(stored.canonical.as_bytes()));
-            let receipt = EntryReceipt::for_indexes(&state, vec![(index, leaf)]).await?;
+            let receipt = EntryReceipt::for_stored(&state, index, 1).await?;
             Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
         }
     }

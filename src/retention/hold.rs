@@ -89,6 +89,7 @@ async fn change(
     hold: bool,
 ) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Reviewer, Role::Auditor])?.clone();
+    let wait = crate::log::Wait::from_query(&req)?;
     let (HoldReason { reason }, sha) = crate::body::json_digest(&req, payload).await?;
     if !(3..=500).contains(&reason.trim().chars().count()) {
         return Err(AppError::invalid_parameter(
@@ -156,7 +157,10 @@ async fn change(
     if !applied {
         return crate::idempotency::replayed(&state, &call).await;
     }
-    let receipt = EntryReceipt::for_appended(&state, &appended).await?;
+    let receipt = EntryReceipt::for_appended(&state, &appended)
+        .await?
+        .cosigned(&state, wait)
+        .await?;
     let changed = HoldChanged {
         request_id,
         legal_hold: hold,
