@@ -163,6 +163,10 @@ fn conventions(doc: &mut serde_json::Value) {
                         responses
                             .entry("400")
                             .or_insert_with(|| problem("Malformed Idempotency-Key, parameter or body"));
+                        // A key used before for another call (action, resource or body).
+                        responses
+                            .entry("409")
+                            .or_insert_with(|| problem("Conflict, or an Idempotency-Key used for another call"));
                     }
                     let params = op.entry("parameters").or_insert_with(|| json!([]));
                     if let Some(params) = params.as_array_mut() {
