@@ -40,7 +40,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::prelude::{Engine as _, BASE64_STANDARD, BASE64_URL_SAFE_NO_PAD};
-use ed25519_dalek::Signer as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -289,9 +288,8 @@ struct Authority {
 
 fn order(a: &Authority, document: &str) -> Value {
     let digest = hex::encode(Sha256::digest(document.as_bytes()));
-    let signature = a.key.sign(format!("disclosure-ledger:order:v1\n{digest}").as_bytes());
     let now = chrono::Utc::now();
-    json!({
+    let body = json!({
         "instrument": "court_order", "issuing_authority": a.id,
         "judge_or_prosecutor": "Juge d'instruction", "file_number": format!("TJ-{document}"),
         "legal_citation": "CPP art. 60-1", "offence_category": "fraud",
@@ -304,8 +302,17 @@ fn order(a: &Authority, document: &str) -> Value {
         "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
         "issued_at": (now - chrono::Duration::days(1)).to_rfc3339(),
         "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
-        "order": { "document_sha256": digest, "signature": hex::encode(signature.to_bytes()), "kid": a.kid }
-    })
+        "order": { "document_sha256": digest }
+    });
+    // The harness's server runs under the default origin, which the order statement names.
+    disclosure_ledger::authorities::tools::sign_order(
+        &a.key,
+        &a.kid,
+        disclosure_ledger::config::DEFAULT_ORIGIN,
+        body,
+        None,
+    )
+    .expect("a complete request body")
 }
 
 /// One client: full lifecycles until told to stop, each step retried until answered.
@@ -441,7 +448,7 @@ async fn setup(shared: &Shared, data_dir: &Path) -> (Authority, String) {
         .unwrap()
         .to_string();
     let now = jsonwebtoken::get_current_timestamp();
-    let claims = json!({ "iss": id, "sub": "officer-crash", "aud": settings.audience, "iat": now, "exp": now + 3600, "role": "officer" });
+    let claims = json!({ "iss": id, "sub": "officer-crash", "aud": settings.origin, "iat": now, "exp": now + 3600, "role": "officer" });
     use ed25519_dalek::pkcs8::EncodePrivateKey;
     let der = key.to_pkcs8_der().unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);

@@ -130,7 +130,7 @@ pub fn instance_keys(settings: &Settings) -> Result<(LogSigner, TokenKeys), Star
     let log_key = keys::load_or_create(&settings.data_dir.join(keys::LOG_KEY_FILE))?;
     let token_key = keys::load_or_create(&settings.data_dir.join(keys::TOKEN_KEY_FILE))?;
     let signer = LogSigner::new(&settings.origin, log_key).map_err(|e| StartError::Config(e.to_string()))?;
-    let tokens = TokenKeys::new(&token_key, &settings.origin, &settings.audience, settings.max_token_ttl)
+    let tokens = TokenKeys::new(&token_key, &settings.origin, &settings.origin, settings.max_token_ttl)
         .map_err(|e| StartError::Config(e.to_string()))?;
     Ok((signer, tokens))
 }

@@ -15,10 +15,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `postgres://…`, or a SQLite path; `None` means `<data_dir>/ledger.db`.
     pub database_url: Option<String>,
-    /// Log origin: first line of every checkpoint and the name of the log key.
+    /// Log origin: first line of every checkpoint and the name of the log key. Also the `aud`
+    /// every token must carry and the origin every order statement names: a copy of the ledger
+    /// run under another origin (a staging copy restored from production) accepts neither
+    /// production's tokens nor its orders.
     pub origin: String,
-    /// `aud` every token must carry.
-    pub audience: String,
     /// Longest token lifetime accepted (`exp - iat`).
     pub max_token_ttl: Duration,
     /// Group commit: most operations in one batch, and how long the sequencer waits for more
@@ -53,7 +54,6 @@ impl Settings {
             data_dir: data_dir.into(),
             database_url: None,
             origin: DEFAULT_ORIGIN.to_string(),
-            audience: "disclosure-ledger".to_string(),
             max_token_ttl: Duration::from_secs(3600),
             batch_max: 256,
             batch_wait: Duration::from_micros(500),

@@ -274,18 +274,33 @@ enum AuthorityCommand {
         /// Lifetime, e.g. 30m, 1h (at most the ledger's maximum, 1h).
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
-        /// The ledger's audience.
-        #[arg(long, default_value = "disclosure-ledger")]
-        audience: String,
+        /// The ledger's log origin (the first line of its checkpoints): the token's `aud`.
+        #[arg(long, alias = "audience", env = "LOG_ORIGIN", default_value = disclosure_ledger::config::DEFAULT_ORIGIN)]
+        origin: String,
     },
-    /// Print `{document_sha256, signature}` for an order document.
+    /// Sign an order for rule V3: reads a request body (JSON, `-` for stdin) and prints it with
+    /// `order` completed (`kid`, `document_sha256`, and the signature over the order statement
+    /// `disclosure-ledger:order:v2`, which binds the ledger's origin, the issuing authority,
+    /// the key, `issued_at`, `expires_at`, the digest and the targets, categories and time
+    /// range).
     SignOrder {
         /// The authority's private key file (from `authority keygen`).
         #[arg(long)]
         key: PathBuf,
-        /// The order document (any bytes, e.g. the PDF); its SHA-256 is what is signed.
+        /// The key's id as registered with the ledger.
         #[arg(long)]
-        document: PathBuf,
+        kid: String,
+        /// The request body; its `order` holds at least `document_sha256` unless `--document`
+        /// is given.
+        #[arg(long)]
+        request: PathBuf,
+        /// The order document (any bytes, e.g. the PDF): its SHA-256 becomes
+        /// `order.document_sha256`.
+        #[arg(long)]
+        document: Option<PathBuf>,
+        /// The ledger's log origin (the first line of its checkpoints).
+        #[arg(long, env = "LOG_ORIGIN", default_value = disclosure_ledger::config::DEFAULT_ORIGIN)]
+        origin: String,
     },
 }
 
@@ -415,18 +430,33 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     authority,
                     sub,
                     ttl,
-                    audience,
+                    origin,
                 } => {
                     let key = keys::read(&key)?;
-                    println!(
-                        "{}",
-                        tools::officer_token(&key, &kid, &authority, &sub, &audience, ttl)?
-                    );
+                    println!("{}", tools::officer_token(&key, &kid, &authority, &sub, &origin, ttl)?);
                 }
-                AuthorityCommand::SignOrder { key, document } => {
+                AuthorityCommand::SignOrder {
+                    key,
+                    kid,
+                    request,
+                    document,
+                    origin,
+                } => {
                     let key = keys::read(&key)?;
-                    let bytes = std::fs::read(&document).map_err(|e| format!("{}: {e}", document.display()))?;
-                    println!("{}", tools::sign_order(&key, &bytes));
+                    let read = |path: &PathBuf| -> Result<Vec<u8>, String> {
+                        if path.as_os_str() == "-" {
+                            let mut bytes = Vec::new();
+                            std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+                                .map_err(|e| format!("stdin: {e}"))?;
+                            Ok(bytes)
+                        } else {
+                            std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+                        }
+                    };
+                    let body: serde_json::Value = serde_json::from_slice(&read(&request)?)
+                        .map_err(|e| format!("{}: not JSON: {e}", request.display()))?;
+                    let document = document.as_ref().map(read).transpose()?;
+                    println!("{}", tools::sign_order(&key, &kid, &origin, body, document.as_deref())?);
                 }
             }
             Ok(ExitCode::SUCCESS)

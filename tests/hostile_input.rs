@@ -374,6 +374,7 @@ async fn a_trunk_prefix_in_brackets_gives_the_same_commitment_as_without() {
         let mut body = order(&c, &format!("trunk-{n}"), "drug_trafficking");
         body["targets"] = json!([{ "kind": "phone_number", "value": spelling }]);
         body["data_categories"] = json!(["phone_number"]);
+        common::requests::sign(&c, &mut body);
         let (status, r) = submit(&app, &c.officer, &body).await;
         assert_eq!(status, 201, "{spelling}: {r}");
         let id = r["request"]["id"].as_str().unwrap().to_string();
@@ -384,6 +385,7 @@ async fn a_trunk_prefix_in_brackets_gives_the_same_commitment_as_without() {
     // Not valid for its country: recorded as rejected under V7, the value not echoed.
     let mut body = order(&c, "trunk-bad", "drug_trafficking");
     body["targets"] = json!([{ "kind": "phone_number", "value": "+33 1" }]);
+    common::requests::sign(&c, &mut body);
     let (status, r) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 422, "{r}");
     assert!(

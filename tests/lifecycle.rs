@@ -366,6 +366,7 @@ async fn after_a_clarification_request_the_officer_amends_and_it_is_validated_ag
     );
     let mut fixed = order(&c, "amend-2", "fraud");
     fixed["targets"] = json!([{ "kind": "user_id", "value": "123456789" }]);
+    common::requests::sign(&c, &mut fixed);
     let (status, body) = act(&app, &c.officer, &id2, "amend", fixed).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "under_review");
@@ -483,6 +484,7 @@ async fn an_open_request_expires_with_its_order() {
     let c = court(&app).await;
     let mut body = order(&c, "expiring", "fraud");
     body["expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339());
+    common::requests::sign(&c, &mut body);
     let (status, submitted) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 201, "{submitted}");
     let id = submitted["request"]["id"].as_str().unwrap().to_string();

@@ -342,6 +342,7 @@ async fn retention_runs_from_the_closing_entry_not_from_any_later_one() {
     // same sweep.
     let mut expiring = order(&c, "expiring-1", "fraud");
     expiring["expires_at"] = json!((chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339());
+    common::requests::sign(&c, &mut expiring);
     let (status, body) = submit(&app, &c.officer, &expiring).await;
     assert_eq!(status, 201, "{body}");
     let expired_id = body["request"]["id"].as_str().unwrap().to_string();

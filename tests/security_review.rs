@@ -243,6 +243,7 @@ async fn a_leap_second_that_never_was_is_not_an_instant() {
     let c = court(&app).await;
     let mut body = order(&c, "leap", "drug_trafficking");
     body["issued_at"] = json!("2026-11-01T12:30:60Z");
+    common::requests::sign(&c, &mut body);
     let (status, r) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 422, "{r}");
     assert!(
@@ -409,4 +410,188 @@ async fn writes_beyond_the_rate_limits_are_429_with_retry_after() {
         "the client address's budget covers every write"
     );
     assert_eq!(app.get("/healthz").await.status(), 200, "cheap reads are not limited");
+}
+
+/// The codes of a 422's failed rules, as `rule:field`.
+fn failed(problem: &serde_json::Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|e| {
+                    let rule = e["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .split(':')
+                        .next()
+                        .unwrap_or_default();
+                    format!("{rule}:{}", e["field"].as_str().unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Item 2: an order signed by a court whose key was revoked since, or by a court now suspended,
+/// and submitted by another authority's officer, is rejected (V3, V4): the key's validity is
+/// judged now as well as at the date the officer types, which nobody but the court signs.
+#[tokio::test]
+async fn a_revoked_order_key_or_a_suspended_issuer_signs_no_order_whatever_its_date() {
+    let app = common::spawn().await;
+    let police = common::requests::authority(&app, "FRA", "police", "Police judiciaire").await;
+    let judge = court(&app).await;
+    let body = order(&judge, "revoked-later", "fraud");
+    assert!(body["issued_at"].as_str().unwrap() < chrono::Utc::now().to_rfc3339().as_str());
+    let (status, ok) = submit(&app, &police.officer, &order(&judge, "before-revocation", "fraud")).await;
+    assert_eq!(status, 201, "{ok}");
+
+    let (status, _) = app
+        .admin_post(
+            &format!("/v1/authorities/{}/keys/{}/revoke", judge.id, judge.kid),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, p) = submit(&app, &police.officer, &body).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(failed(&p).contains(&"V3:order.kid".to_string()), "{p}");
+
+    let other = court(&app).await;
+    let body = order(&other, "suspended-court", "fraud");
+    let (status, _) = app
+        .admin_post(&format!("/v1/authorities/{}/suspend", other.id), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, p) = submit(&app, &police.officer, &body).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(failed(&p).contains(&"V4:issuing_authority".to_string()), "{p}");
+}
+
+/// Item 2: the court signs the order statement — this ledger's origin, issuer, key, dates,
+/// digest and a hash of targets, categories and time range — so an officer cannot widen the
+/// scope, move the dates, replay an order signed for another platform, or present a signature
+/// over the digest alone; an order older than the policy accepts is refused (V8).
+#[tokio::test]
+async fn an_officer_cannot_widen_redate_or_replay_what_the_court_signed() {
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = Vec::new();
+    let mut b = order(&c, "statement-1", "fraud");
+    b["targets"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "kind": "user_id", "value": "777" }));
+    cases.push(("a target added", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-2", "fraud");
+    b["data_categories"] = json!(["ip_address"]);
+    cases.push(("a category removed", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-3", "fraud");
+    b["time_range"]["from"] = json!((chrono::Utc::now() - chrono::Duration::days(200)).to_rfc3339());
+    cases.push(("the time range widened", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-4", "fraud");
+    b["issued_at"] = json!((chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339());
+    cases.push(("the issue date moved", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-5", "fraud");
+    b.as_object_mut().unwrap().remove("expires_at");
+    cases.push(("the expiry dropped", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-6", "fraud");
+    common::requests::sign_as(&c, "another-platform.example/log", &mut b);
+    cases.push(("signed for another ledger", b, "V3:order.signature"));
+    let mut b = order(&c, "statement-7", "fraud");
+    {
+        use ed25519_dalek::Signer;
+        let v1 = format!(
+            "disclosure-ledger:order:v1\n{}",
+            b["order"]["document_sha256"].as_str().unwrap()
+        );
+        b["order"]["signature"] = json!(hex::encode(c.key.sign(v1.as_bytes()).to_bytes()));
+    }
+    cases.push(("signed over the digest alone (v1)", b, "V3:order.signature"));
+    let mut b = order(&c, "stale", "fraud");
+    b["issued_at"] = json!((chrono::Utc::now() - chrono::Duration::days(181)).to_rfc3339());
+    b["time_range"]["from"] = json!((chrono::Utc::now() - chrono::Duration::days(200)).to_rfc3339());
+    common::requests::sign(&c, &mut b);
+    cases.push(("issued 181 days ago (the policy accepts 180)", b, "V8:issued_at"));
+    for (what, body, expected) in cases {
+        let (status, p) = submit(&app, &c.officer, &body).await;
+        assert_eq!(status, 422, "{what}: {p}");
+        assert_eq!(failed(&p), vec![expected.to_string()], "{what}: {p}");
+    }
+    let (status, p) = submit(&app, &c.officer, &order(&c, "statement-as-signed", "fraud")).await;
+    assert_eq!(status, 201, "the order as signed: {p}");
+}
+
+/// `aud` is this ledger's origin: a token minted for another instance (a staging copy restored
+/// from production, or the old fixed audience) is refused.
+#[tokio::test]
+async fn an_officer_token_is_accepted_only_by_the_ledger_it_names() {
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let whoami = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/v1/auth/whoami"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut claims = common::officer_claims(&app, &c.id);
+    assert_eq!(claims["aud"], app.settings.origin);
+    assert_eq!(whoami(common::sign_ed25519(&c.key, &c.kid, &claims)).await, 200);
+    for other in ["disclosure-ledger", "staging.disclosure-ledger.localhost/log"] {
+        claims["aud"] = json!(other);
+        assert_eq!(
+            whoami(common::sign_ed25519(&c.key, &c.kid, &claims)).await,
+            401,
+            "{other}"
+        );
+    }
+}
+
+/// Item 12 (the clock): after the host once ran fast, the last entry's time lies ahead of the
+/// clock. Entry times never go backwards: later entries keep that time, and the lag shows in
+/// `/readyz`, in `/metrics` and (loudly) in the log, for an operator to fix the clock. The
+/// fast run is simulated by moving the stored time of the last entry, which is the only thing
+/// the writer reads of it.
+#[tokio::test]
+async fn a_clock_behind_the_last_entry_is_reported_and_never_followed_backwards() {
+    use diesel::prelude::*;
+    use disclosure_ledger::store::schema::entries;
+    let app = common::spawn().await;
+    app.register_authority().await;
+    assert_eq!(app.text("/readyz").await, "ready");
+    let ahead = disclosure_ledger::ledger::entry::format_time(chrono::Utc::now() + chrono::Duration::days(200));
+    let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+    let last: i64 = entries::table
+        .select(diesel::dsl::max(entries::idx))
+        .first::<Option<i64>>(&mut conn)
+        .unwrap()
+        .unwrap();
+    diesel::update(entries::table.filter(entries::idx.eq(last)))
+        .set(entries::time.eq(&ahead))
+        .execute(&mut conn)
+        .unwrap();
+
+    app.register_authority().await;
+    let newest: String = entries::table
+        .filter(entries::idx.eq(last + 1))
+        .select(entries::time)
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!(newest, ahead, "the new entry keeps the last entry's time");
+    let ready = app.text("/readyz").await;
+    assert!(ready.contains("clock is") && ready.contains("behind"), "{ready}");
+    let metrics = app.text("/metrics").await;
+    let behind: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("disclosure_ledger_clock_behind_seconds "))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no clock_behind_seconds in {metrics}"));
+    assert!(behind > 199.0 * 86_400.0, "{behind}");
 }

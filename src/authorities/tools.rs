@@ -47,9 +47,40 @@ pub fn officer_token(
     .map_err(|e| e.to_string())
 }
 
-/// `{document_sha256, signature}` for an order document, as `POST /v1/requests` takes them.
-pub fn sign_order(key: &SigningKey, document: &[u8]) -> Value {
-    let digest = hex::encode(Sha256::digest(document));
-    let signature = key.sign(crate::requests::validate::order_message(&digest).as_bytes());
-    json!({ "document_sha256": digest, "signature": hex::encode(signature.to_bytes()) })
+/// Completes a request body's `order` for rule V3: sets `kid`, the `document_sha256` of
+/// `document` when given (else the body's own), and `signature`, the Ed25519 signature of the
+/// order statement (`disclosure-ledger:order:v2`, see [`crate::requests::order_statement`]) for
+/// the ledger `origin`. Returns the same body with `order` completed.
+///
+/// # Errors
+/// A message naming what is missing: a body that is not a request, no digest, or a field the
+/// statement needs (`issuing_authority`, `issued_at`, …).
+pub fn sign_order(
+    key: &SigningKey,
+    kid: &str,
+    origin: &str,
+    mut body: Value,
+    document: Option<&[u8]>,
+) -> Result<Value, String> {
+    let order = body
+        .as_object_mut()
+        .ok_or("the request body must be a JSON object")?
+        .entry("order")
+        .or_insert_with(|| json!({}));
+    let order = order.as_object_mut().ok_or("order must be a JSON object")?;
+    if let Some(document) = document {
+        order.insert("document_sha256".into(), json!(hex::encode(Sha256::digest(document))));
+    }
+    if !order.get("document_sha256").is_some_and(Value::is_string) {
+        return Err("order.document_sha256 is missing: give --document or put it in the body".into());
+    }
+    order.insert("kid".into(), json!(kid));
+    order.insert("signature".into(), json!(""));
+    let request: crate::requests::SubmitRequest =
+        serde_json::from_value(body.clone()).map_err(|e| format!("not a request body: {e}"))?;
+    let statement = crate::requests::order_statement::statement(origin, &request)
+        .map_err(|e| format!("{}: {}", e.field, e.message))?;
+    let signature = key.sign(statement.as_bytes());
+    body["order"]["signature"] = json!(hex::encode(signature.to_bytes()));
+    Ok(body)
 }

@@ -20,6 +20,22 @@ pub struct Policy {
     pub ledger_retention: Option<LedgerRetention>,
     pub deadlines: Deadlines,
     pub review: Review,
+    /// Orders accepted (V8); none: [`DEFAULT_MAX_ORDER_AGE_DAYS`].
+    #[serde(default)]
+    pub orders: Option<Orders>,
+}
+
+/// The age of an order a policy accepts when it says nothing (a policy adopted before
+/// `[orders]` existed): one year.
+pub const DEFAULT_MAX_ORDER_AGE_DAYS: i64 = 365;
+
+/// Orders as such, apart from what they ask for.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Orders {
+    /// An order issued more than this many days before it is recorded is refused as expired
+    /// (V8), whatever its `expires_at`: a stale order is not the judge's current decision.
+    pub max_age_days: i64,
 }
 
 /// The ledger's own retention (GDPR Art. 5(1)(c) and (e)), distinct from [`Retention`], the
@@ -174,6 +190,13 @@ fn toml_error(document: &str, e: &toml::de::Error) -> String {
 }
 
 impl Policy {
+    /// Days an order may be old when it is recorded (V8).
+    pub fn max_order_age_days(&self) -> i64 {
+        self.orders
+            .as_ref()
+            .map_or(DEFAULT_MAX_ORDER_AGE_DAYS, |o| o.max_age_days)
+    }
+
     /// Parses and checks a policy document; the error says what is wrong, with TOML's
     /// position.
     pub fn parse(document: &str) -> Result<Self, String> {
@@ -213,6 +236,7 @@ impl Policy {
             LedgerRetention::parse("after_closure", &r.after_closure)?;
             LedgerRetention::parse("after_gag", &r.after_gag)?;
         }
+        within("orders.max_age_days", self.max_order_age_days(), 1, 3_660)?;
         within("deadlines.normal_hours", self.deadlines.normal_hours, 1, 8_784)?;
         within("deadlines.emergency_hours", self.deadlines.emergency_hours, 1, 8_784)?;
         // 0: an emergency disclosure must be validated at once (the sweeper's next pass).
@@ -323,6 +347,7 @@ mod tests {
             ("max_time_range_days", p.specificity.max_time_range_days),
             ("days", p.retention.days),
             ("max_targets", p.specificity.max_targets as i64),
+            ("max_age_days", p.max_order_age_days()),
         ] {
             let line = format!("{key} = {value}");
             assert!(doc.contains(&line), "{line}");

@@ -11,6 +11,7 @@ pub mod history;
 pub mod identifiers;
 pub mod list;
 pub mod notification;
+pub mod order_statement;
 pub mod submit;
 pub mod sweep;
 mod transition;
@@ -195,8 +196,11 @@ pub struct NonDisclosure {
     pub until: Option<String>,
 }
 
-/// The order document, by digest, with the issuing authority's detached signature over
-/// `"disclosure-ledger:order:v1\n" + hex(sha256(document))`.
+/// The order document, by digest, with the issuing authority's detached signature over the
+/// order statement (`disclosure-ledger:order:v2`: this ledger's origin, the issuing authority,
+/// `kid`, `issued_at`, `expires_at`, `document_sha256` and the SHA-256 of the JCS form of
+/// `{data_categories, targets, time_range}`; exact bytes in `docs/API.md`). The key must be
+/// valid and unrevoked both at `issued_at` and when the request is recorded.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Order {

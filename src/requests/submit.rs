@@ -202,6 +202,7 @@ pub(super) fn record(
         same_order_from_same_authority: same,
         target_problems: problems,
         now,
+        origin: ctx.origin.to_string(),
     };
     let failures = collapse(validate(&policy, &body, &facts));
     let passed = failures.is_empty();

@@ -48,6 +48,8 @@ pub struct Facts {
     /// Per target: `Err(reason)` when it does not normalise.
     pub target_problems: Vec<(usize, String)>,
     pub now: DateTime<Utc>,
+    /// This ledger's log origin, which every order statement names (V3).
+    pub origin: String,
 }
 
 const WILDCARDS: &[char] = &['*', '%', '?', '/'];
@@ -58,11 +60,6 @@ fn time(s: &Option<String>) -> Option<DateTime<Utc>> {
 
 fn present(s: &Option<String>) -> bool {
     s.as_deref().is_some_and(|s| !s.trim().is_empty())
-}
-
-/// The message every order signature covers.
-pub fn order_message(document_sha256: &str) -> String {
-    format!("disclosure-ledger:order:v1\n{document_sha256}")
 }
 
 fn signature_valid(key: &OrderKey, message: &[u8], signature_hex: &str) -> bool {
@@ -159,7 +156,9 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
         Some(_) => {}
     }
 
-    // V3: the order is signed by a key of the issuing authority valid at the issue date.
+    // V3: the order statement (origin, issuer, key, dates, digest, scope) is signed by a key
+    // of the issuing authority that was valid when the order was issued and still is now: a
+    // revoked key signs nothing, whatever date the officer types.
     if let Some(order) = &r.order {
         let digest_ok = order.document_sha256.len() == 64
             && order
@@ -167,39 +166,49 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         let issued = time(&r.issued_at).map(crate::ledger::entry::format_time);
-        match (&f.order_key, digest_ok) {
-            (_, false) => fail(
+        let now = crate::ledger::entry::format_time(f.now);
+        let statement = super::order_statement::statement(&f.origin, r);
+        match (&f.order_key, digest_ok, statement) {
+            (_, false, _) => fail(
                 "V3",
                 "order.document_sha256",
                 "signature_invalid",
                 "document_sha256 must be 64 lowercase hex digits".into(),
             ),
-            (None, _) => fail(
+            (None, _, _) => fail(
                 "V3",
                 "order.kid",
                 "signature_invalid",
                 "the issuing authority has no key with that id".into(),
             ),
-            (Some(key), true) => {
-                if !signature_valid(key, order_message(&order.document_sha256).as_bytes(), &order.signature) {
+            (Some(_), true, Err(e)) => fail("V3", e.field, "signature_invalid", e.message.into()),
+            (Some(key), true, Ok(statement)) => {
+                let valid_at = |t: &str| {
+                    key.not_before.as_str() <= t
+                        && key.not_after.as_ref().is_none_or(|a| a.as_str() > t)
+                        && key.revoked_at.as_ref().is_none_or(|r| r.as_str() > t)
+                };
+                if !signature_valid(key, statement.as_bytes(), &order.signature) {
                     fail(
                         "V3",
                         "order.signature",
                         "signature_invalid",
-                        "the signature does not verify with the named key".into(),
+                        "the signature does not verify over the order statement (disclosure-ledger:order:v2) with the named key".into(),
                     );
-                } else if let Some(issued) = issued {
-                    let in_window = key.not_before <= issued
-                        && key.not_after.as_ref().is_none_or(|a| *a > issued)
-                        && key.revoked_at.as_ref().is_none_or(|r| *r > issued);
-                    if !in_window {
-                        fail(
-                            "V3",
-                            "order.kid",
-                            "signature_invalid",
-                            "the key was not valid at the issue date".into(),
-                        );
-                    }
+                } else if issued.as_deref().is_some_and(|i| !valid_at(i)) {
+                    fail(
+                        "V3",
+                        "order.kid",
+                        "signature_invalid",
+                        "the key was not valid at the issue date".into(),
+                    );
+                } else if !valid_at(&now) {
+                    fail(
+                        "V3",
+                        "order.kid",
+                        "signature_invalid",
+                        "the key is revoked or expired".into(),
+                    );
                 }
             }
         }
@@ -212,6 +221,12 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
             "issuing_authority",
             "issuer_not_competent",
             "the issuing authority is not registered".into(),
+        ),
+        Some(i) if !i.verified => fail(
+            "V4",
+            "issuing_authority",
+            "issuer_not_competent",
+            "the issuing authority is suspended".into(),
         ),
         Some(i) => {
             let competent = !policy.issuer.judicial_only
@@ -355,6 +370,15 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
         Some(issued) if issued > f.now + Duration::minutes(5) => {
             fail("V8", "issued_at", "expired", "the order is dated in the future".into())
         }
+        Some(issued) if issued < f.now - Duration::days(policy.max_order_age_days()) => fail(
+            "V8",
+            "issued_at",
+            "expired",
+            format!(
+                "the order is older than the {} days this policy accepts",
+                policy.max_order_age_days()
+            ),
+        ),
         None if present(&r.issued_at) => fail("V8", "issued_at", "expired", "issued_at must be RFC 3339".into()),
         _ => {}
     }
@@ -437,6 +461,7 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::entry::format_time;
     use crate::requests::{Emergency, NonDisclosure, Order, Target, TimeRange};
     use ed25519_dalek::Signer;
 
@@ -467,8 +492,7 @@ mod tests {
         use base64::prelude::*;
         let now = Utc::now();
         let digest = "ab".repeat(32);
-        let sig = key().sign(order_message(&digest).as_bytes());
-        let r = SubmitRequest {
+        let mut r = SubmitRequest {
             instrument: Some("court_order".into()),
             issuing_authority: Some("a".into()),
             judge_or_prosecutor: Some("judge".into()),
@@ -493,10 +517,11 @@ mod tests {
             non_disclosure: None,
             order: Some(Order {
                 document_sha256: digest,
-                signature: hex::encode(sig.to_bytes()),
+                signature: String::new(),
                 kid: "k".into(),
             }),
         };
+        sign(&mut r);
         let x = BASE64_URL_SAFE_NO_PAD.encode(key().verifying_key().as_bytes());
         let f = Facts {
             requester: Some(court(AuthorityKind::Court, true, "FRA")),
@@ -512,8 +537,17 @@ mod tests {
             same_order_from_same_authority: false,
             target_problems: vec![],
             now,
+            origin: ORIGIN.into(),
         };
         (r, f)
+    }
+
+    const ORIGIN: &str = "ledger.test/log";
+
+    /// Signs the order statement as the issuing court would, after any change to `r`.
+    fn sign(r: &mut SubmitRequest) {
+        let statement = crate::requests::order_statement::statement(ORIGIN, r).unwrap();
+        r.order.as_mut().unwrap().signature = hex::encode(key().sign(statement.as_bytes()).to_bytes());
     }
 
     fn rules(p: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<&'static str> {
@@ -549,8 +583,42 @@ mod tests {
             ("V3", "telegram-2024-09", |_, f| {
                 f.order_key.as_mut().unwrap().revoked_at = Some("2021-01-01T00:00:00.000Z".into())
             }),
+            // Valid when issued, revoked since: revocation takes effect at once.
+            ("V3", "telegram-2024-09", |_, f| {
+                f.order_key.as_mut().unwrap().revoked_at = Some(format_time(f.now - Duration::hours(1)))
+            }),
+            ("V3", "telegram-2024-09", |_, f| {
+                f.order_key.as_mut().unwrap().not_after = Some(format_time(f.now - Duration::hours(1)))
+            }),
+            // The officer widens what the court signed, or changes its dates.
+            ("V3", "telegram-2024-09", |r, _| {
+                r.targets.as_mut().unwrap().push(Target {
+                    kind: "user_id".into(),
+                    value: "43".into(),
+                })
+            }),
+            ("V3", "telegram-2024-09", |r, _| {
+                r.data_categories = Some(vec!["ip_address".into(), "phone_number".into()])
+            }),
+            ("V3", "telegram-2024-09", |r, _| {
+                r.issued_at = Some((Utc::now() - Duration::days(2)).to_rfc3339())
+            }),
+            // Signed for another ledger, or over the digest alone (v1).
+            ("V3", "telegram-2024-09", |_, f| f.origin = "other.example/log".into()),
+            ("V3", "telegram-2024-09", |r, _| {
+                let o = r.order.as_mut().unwrap();
+                let v1 = format!("disclosure-ledger:order:v1\n{}", o.document_sha256);
+                o.signature = hex::encode(key().sign(v1.as_bytes()).to_bytes());
+            }),
             ("V4", "telegram-2024-09", |_, f| {
                 f.issuer = Some(court(AuthorityKind::Police, false, "FRA"))
+            }),
+            ("V4", "telegram-2024-09", |_, f| {
+                f.issuer.as_mut().unwrap().verified = false
+            }),
+            ("V8", "telegram-2024-09", |r, _| {
+                r.issued_at = Some((Utc::now() - Duration::days(181)).to_rfc3339());
+                sign(r);
             }),
             ("V5", "telegram-2024-09", |r, _| {
                 r.data_categories = Some(vec!["content".into()])

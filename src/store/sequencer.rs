@@ -74,6 +74,8 @@ pub struct AppendCtx<'a> {
     /// The instant every entry of this batch carries as its `time`: operations take their
     /// "now" from it, so that an entry's time, its quarter and its embargo agree.
     pub time: chrono::DateTime<chrono::Utc>,
+    /// The log's origin: what an operation binds to this ledger (an order statement names it).
+    pub origin: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -553,6 +555,7 @@ fn append_batch(
                 conn,
                 next_index: first,
                 time,
+                origin: signer.origin(),
             };
             // A panic in one operation (a bug, or input no check foresaw) fails that operation
             // only: its savepoint is rolled back and the writer goes on with the batch.

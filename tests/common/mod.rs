@@ -326,7 +326,7 @@ impl TestApp {
 pub fn officer_claims(app: &TestApp, authority: &str) -> serde_json::Value {
     let now = jsonwebtoken::get_current_timestamp();
     serde_json::json!({
-        "iss": authority, "sub": "officer-17", "aud": app.settings.audience,
+        "iss": authority, "sub": "officer-17", "aud": app.settings.origin,
         "iat": now, "exp": now + 600, "role": "officer"
     })
 }

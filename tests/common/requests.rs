@@ -15,6 +15,8 @@ pub struct Court {
     pub kid: String,
     pub key: ed25519_dalek::SigningKey,
     pub officer: String,
+    /// The ledger's origin, which the court's order statements name.
+    pub origin: String,
 }
 
 pub async fn court(app: &TestApp) -> Court {
@@ -34,17 +36,36 @@ pub async fn authority(app: &TestApp, country: &str, kind: &str, name: &str) -> 
 async fn with_key(app: &TestApp, id: String) -> Court {
     let (kid, key) = app.add_ed25519_key(&id).await;
     let officer = sign_ed25519(&key, &kid, &officer_claims(app, &id));
-    Court { id, kid, key, officer }
+    Court {
+        id,
+        kid,
+        key,
+        officer,
+        origin: app.settings.origin.clone(),
+    }
+}
+
+/// Signs `body`'s order statement (`disclosure-ledger:order:v2`) with the court's key: after a
+/// test changes a field the statement binds, so that only the change it means is judged.
+pub fn sign(c: &Court, body: &mut Value) {
+    sign_as(c, &c.origin, body)
+}
+
+/// [`sign`] for another ledger's origin.
+pub fn sign_as(c: &Court, origin: &str, body: &mut Value) {
+    use ed25519_dalek::Signer;
+    body["order"]["kid"] = json!(c.kid);
+    let request: disclosure_ledger::requests::SubmitRequest = serde_json::from_value(body.clone()).unwrap();
+    let statement = disclosure_ledger::requests::order_statement::statement(origin, &request).unwrap();
+    body["order"]["signature"] = json!(hex::encode(c.key.sign(statement.as_bytes()).to_bytes()));
 }
 
 /// A complete, valid court order for a drug-trafficking suspect; `document` makes the order
 /// digest unique.
 pub fn order(c: &Court, document: &str, offence: &str) -> Value {
-    use ed25519_dalek::Signer;
     let digest = hex::encode(Sha256::digest(document.as_bytes()));
-    let signature = c.key.sign(format!("disclosure-ledger:order:v1\n{digest}").as_bytes());
     let now = chrono::Utc::now();
-    json!({
+    let mut body = json!({
         "instrument": "court_order",
         "issuing_authority": c.id,
         "judge_or_prosecutor": "Juge d'instruction",
@@ -63,8 +84,10 @@ pub fn order(c: &Court, document: &str, offence: &str) -> Value {
         "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
         "issued_at": (now - chrono::Duration::days(1)).to_rfc3339(),
         "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
-        "order": { "document_sha256": digest, "signature": hex::encode(signature.to_bytes()), "kid": c.kid }
-    })
+        "order": { "document_sha256": digest, "signature": "", "kid": c.kid }
+    });
+    sign(c, &mut body);
+    body
 }
 
 /// Posts `body` to `/v1/requests/{id}/{action}` with `token`.
