@@ -26,10 +26,30 @@ type Row = (
     String,
 );
 
+/// Whose requests a caller may see: an officer only its own authority's (`Some`), anyone else
+/// every request (`None`). An officer token without an authority sees none.
+pub(super) fn viewer(claims: &crate::auth::Claims) -> Option<String> {
+    (claims.role == Role::Officer).then(|| claims.authority.clone().unwrap_or_default())
+}
+
 /// The request row as the API shows it, and its stored failures.
 pub(super) fn load(conn: &mut DbConnection, id: &str) -> Result<Option<(RequestView, Vec<FieldError>)>, StoreError> {
-    let row: Option<Row> = requests::table
-        .filter(requests::id.eq(id))
+    load_visible(conn, id, None)
+}
+
+/// [`load`] as `viewer` may see it: for an officer the authority is part of the query, so
+/// another authority's request and a request that does not exist are the same lookup that
+/// finds nothing, and take the same time (security review, issue 16 item 9).
+pub(super) fn load_visible(
+    conn: &mut DbConnection,
+    id: &str,
+    viewer: Option<&str>,
+) -> Result<Option<(RequestView, Vec<FieldError>)>, StoreError> {
+    let mut query = requests::table.filter(requests::id.eq(id)).into_boxed();
+    if let Some(authority) = viewer {
+        query = query.filter(requests::authority_id.eq(authority));
+    }
+    let row: Option<Row> = query
         .select((
             requests::id,
             requests::authority_id,
@@ -139,11 +159,11 @@ pub(super) async fn replay(
 pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, AppError> {
     let claims = caller.require(&[Role::Officer, Role::Reviewer, Role::Auditor])?.clone();
     let id = id.into_inner();
-    let found = state.read(move |conn| Ok(load(conn, &id)?)).await?;
+    let viewer = viewer(&claims);
+    let found = state
+        .read(move |conn| Ok(load_visible(conn, &id, viewer.as_deref())?))
+        .await?;
+    // Not 403 for another authority's request: whether it exists is not an officer's business.
     let (view, _) = found.ok_or_else(|| AppError::not_found("no request with that id"))?;
-    if claims.role == Role::Officer && claims.authority.as_deref() != Some(view.authority.as_str()) {
-        // Not 403: whether another authority's request exists is not an officer's business.
-        return Err(AppError::not_found("no request with that id"));
-    }
     Ok(HttpResponse::Ok().json(view))
 }
