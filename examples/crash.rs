@@ -33,24 +33,18 @@
 //! then runs the same checks on what was acknowledged.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use base64::prelude::{Engine as _, BASE64_STANDARD, BASE64_URL_SAFE_NO_PAD};
+use base64::prelude::{Engine as _, BASE64_URL_SAFE_NO_PAD};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-type Hash = [u8; 32];
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
+mod support;
+use support::*;
 
 /// A small deterministic generator (xorshift64*), so that `--seed` replays the kill times.
 struct Rng(u64);
@@ -66,131 +60,6 @@ impl Rng {
     fn between(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo)
     }
-}
-
-// ---- The server process ------------------------------------------------------------------
-
-fn binary() -> PathBuf {
-    // target/release/examples/crash → target/release/disclosure-ledger
-    let exe = std::env::current_exe().expect("own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join("disclosure-ledger")
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(data_dir: &Path, database_url: &str, limits: &[&str]) -> Server {
-    use std::io::{BufRead, BufReader};
-    let mut child = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
-        .args(limits)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "warn,disclosure_ledger=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server (build it first: cargo build --release --bin disclosure-ledger)");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("the server exited before listening").unwrap();
-        if let Some(p) = line.split("listening on port ").nth(1) {
-            break p.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-// ---- The test's own RFC 9162 code --------------------------------------------------------
-
-fn leaf_hash(entry: &[u8]) -> Hash {
-    Sha256::new().chain_update([0u8]).chain_update(entry).finalize().into()
-}
-
-fn node(l: &Hash, r: &Hash) -> Hash {
-    Sha256::new()
-        .chain_update([1u8])
-        .chain_update(l)
-        .chain_update(r)
-        .finalize()
-        .into()
-}
-
-/// Roots of every prefix `1..=n` of `leaves`, in one pass over a stack of complete subtrees.
-fn prefix_roots(leaves: &[Hash]) -> Vec<Hash> {
-    let mut stack: Vec<(u64, Hash)> = Vec::new();
-    let mut roots = Vec::with_capacity(leaves.len());
-    for leaf in leaves {
-        stack.push((1, *leaf));
-        while stack.len() >= 2 && stack[stack.len() - 1].0 == stack[stack.len() - 2].0 {
-            let (w, r) = stack.pop().unwrap();
-            let (_, l) = stack.pop().unwrap();
-            stack.push((2 * w, node(&l, &r)));
-        }
-        let mut root = stack.last().unwrap().1;
-        for (_, h) in stack.iter().rev().skip(1) {
-            root = node(h, &root);
-        }
-        roots.push(root);
-    }
-    roots
-}
-
-/// RFC 9162 §2.1.3.2: verifies an inclusion proof of leaf `index` in a tree of `size`.
-fn inclusion_ok(index: u64, size: u64, leaf: Hash, proof: &[Hash], root: Hash) -> bool {
-    if index >= size {
-        return false;
-    }
-    let (mut fn_, mut sn) = (index, size - 1);
-    let mut r = leaf;
-    for p in proof {
-        if sn == 0 {
-            return false;
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = node(p, &r);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = node(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    sn == 0 && r == root
-}
-
-fn hex32(s: &str) -> Hash {
-    let mut h = [0u8; 32];
-    hex::decode_to_slice(s, &mut h).expect("64 hex digits");
-    h
-}
-
-/// Size and root of a checkpoint note whose signature by the pinned key verifies.
-fn checkpoint(note: &str, vkey: &str) -> Result<(u64, Hash), String> {
-    let v = signed_note::StandardVerifier::new(vkey).map_err(|e| e.to_string())?;
-    let n = signed_note::Note::from_bytes(note.as_bytes()).map_err(|e| e.to_string())?;
-    n.verify(&signed_note::VerifierList::new(vec![Box::new(v)]))
-        .map_err(|e| format!("checkpoint signature: {e}"))?;
-    let mut lines = note.lines().skip(1);
-    let size = lines.next().and_then(|l| l.parse().ok()).ok_or("checkpoint size")?;
-    let root = BASE64_STANDARD
-        .decode(lines.next().ok_or("checkpoint root")?)
-        .map_err(|e| e.to_string())?;
-    Ok((size, root.try_into().map_err(|_| "root of 32 bytes")?))
 }
 
 // ---- Clients -----------------------------------------------------------------------------
@@ -462,42 +331,6 @@ async fn setup(shared: &Shared, data_dir: &Path) -> (Authority, String) {
     (Authority { id, kid, key, officer }, reviewer)
 }
 
-/// All entries of the log as an auditor sees them (bytes as stored), with their leaf hashes.
-async fn all_entries(shared: &Shared, token: &str) -> Vec<(Value, Hash)> {
-    let base = shared.base.read().unwrap().clone();
-    let mut out = Vec::new();
-    let mut start = 0u64;
-    loop {
-        let text = shared
-            .http
-            .get(format!("{base}/v1/log/entries?start={start}&limit=1000"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        #[derive(serde::Deserialize)]
-        struct Page<'a> {
-            #[serde(borrow)]
-            entries: Vec<&'a serde_json::value::RawValue>,
-            next: Option<u64>,
-        }
-        let page: Page = serde_json::from_str(&text).unwrap();
-        for raw in &page.entries {
-            out.push((
-                serde_json::from_str(raw.get()).unwrap(),
-                leaf_hash(raw.get().as_bytes()),
-            ));
-        }
-        match page.next {
-            Some(n) => start = n,
-            None => return out,
-        }
-    }
-}
-
 /// Names of the lifecycle transitions, each of which a request may carry once.
 const ONCE: &[&str] = &[
     "request.received",
@@ -575,18 +408,6 @@ fn check(shared: &Shared, vkey: &str, entries: &[(Value, Hash)], final_note: &st
     ))
 }
 
-/// The peak resident set (`VmHWM`, KiB) of a process.
-fn vm_hwm_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 /// Under `--retention`: each shredded request has one `retention.shredded` entry, and every
 /// sealed entry of it has no salt left (the auditor's view of its sealed details).
 async fn check_shredded(shared: &Shared, auditor: &str, entries: &[(Value, Hash)]) -> Result<usize, String> {
@@ -623,16 +444,6 @@ async fn check_shredded(shared: &Shared, auditor: &str, entries: &[(Value, Hash)
         }
     }
     Ok(shreds.len())
-}
-
-fn fresh_pg(admin: &str) -> String {
-    use diesel::{Connection, RunQueryDsl};
-    let name = format!("dl_crash_{}", uuid::Uuid::new_v4().simple());
-    let mut c = diesel::PgConnection::establish(admin).expect("connect --pg");
-    diesel::sql_query(format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
 }
 
 #[tokio::main]
@@ -769,7 +580,8 @@ async fn main() {
             None,
         )
         .unwrap();
-    let entries = all_entries(&shared, &auditor).await;
+    let base = shared.base.read().unwrap().clone();
+    let entries = all_entries(&shared.http, &base, &auditor).await;
     let base = shared.base.read().unwrap().clone();
     let final_note = shared
         .http

@@ -32,6 +32,8 @@ pub struct AppState {
     pub subject_rate: crate::limits::Limiter,
     /// Witnessing: the quorum a served checkpoint needs, and waiting for it.
     pub cosigning: crate::cosigning::Cosigning,
+    /// Tokens already verified, until they expire (statuses are still read on every call).
+    pub verified_tokens: crate::auth::VerifiedTokens,
 }
 
 impl AppState {
@@ -219,6 +221,7 @@ impl Application {
             tokens,
             metrics,
             reports: Default::default(),
+            verified_tokens: Default::default(),
         });
         let route_table = web::Data::new(crate::methods::Routes::from_openapi(&crate::openapi::api()));
         let server = HttpServer::new(move || {

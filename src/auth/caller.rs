@@ -5,7 +5,7 @@
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use super::{Claims, Role};
+use super::{Claims, Role, Verified};
 use crate::app::AppState;
 use crate::authorities::{self, key::decoding_key};
 use crate::error::AppError;
@@ -77,8 +77,44 @@ async fn extract(req: &HttpRequest) -> Result<Caller, AppError> {
 }
 
 /// Checks a bearer token from either kind of issuer. Refusals are 401 with a reason that names
-/// no secret.
+/// no secret. A token verified before is not verified again while it lives (`VerifiedTokens`),
+/// but its authority's standing and its key's validity are read again on every call.
 async fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
+    let now = jsonwebtoken::get_current_timestamp();
+    if let Some(known) = state.verified_tokens.get(token, now) {
+        if still_in_force(state, &known).await? {
+            return Ok(known.claims);
+        }
+    }
+    let verified = verify_afresh(state, token).await?;
+    state.verified_tokens.put(token, verified.clone(), now);
+    Ok(verified.claims)
+}
+
+/// Whether what a cached verification relied on still holds: an officer's authority in good
+/// standing, and for an authority's token the same key still active under its kid. `false`
+/// sends the token through the whole verification again, which then says why it fails.
+async fn still_in_force(state: &AppState, known: &Verified) -> Result<bool, AppError> {
+    let claims = &known.claims;
+    match &known.key {
+        None if claims.role == Role::Officer => {
+            officer_authority_in_good_standing(state, claims).await?;
+            Ok(true)
+        }
+        None => Ok(true),
+        Some((kid, jwk)) => {
+            let (iss, kid, jwk) = (claims.iss.clone(), kid.clone(), jwk.clone());
+            let now = format_time(chrono::Utc::now());
+            state
+                .read(move |conn| {
+                    Ok(authorities::find_active_key(conn, &iss, &kid, &now)?.is_ok_and(|key| key.jwk == jwk))
+                })
+                .await
+        }
+    }
+}
+
+async fn verify_afresh(state: &AppState, token: &str) -> Result<Verified, AppError> {
     let refused = |why: String| AppError::unauthorized(format!("token refused: {why}"));
     // The form first (header members, strict JSON), before any key is chosen; `alg: none` and
     // unknown algorithms fail in `decode_header`.
@@ -92,14 +128,14 @@ async fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
         if claims.role == Role::Officer {
             officer_authority_in_good_standing(state, &claims).await?;
         }
-        return Ok(claims);
+        return Ok(Verified { claims, key: None });
     }
     let kid = header
         .kid
         .ok_or_else(|| refused("an authority token must name its key (kid)".into()))?;
     let iss = unverified.iss;
     let now = format_time(chrono::Utc::now());
-    let lookup = (iss.clone(), kid);
+    let lookup = (iss.clone(), kid.clone());
     // On the blocking pool, never on the async worker: a slow or unreachable database must
     // not stall every other request this worker serves.
     let key = state
@@ -107,10 +143,14 @@ async fn verify(state: &AppState, token: &str) -> Result<Claims, AppError> {
         .await?
         .map_err(|why| refused(why.to_string()))?;
     let decoding = decoding_key(&key.jwk).map_err(AppError::internal)?;
-    state
+    let claims = state
         .tokens
         .verify_authority_token(token, &iss, key.alg.jwt(), &decoding)
-        .map_err(|e| refused(e.to_string()))
+        .map_err(|e| refused(e.to_string()))?;
+    Ok(Verified {
+        claims,
+        key: Some((kid, key.jwk)),
+    })
 }
 
 /// A ledger-minted officer token acts for an authority like one the authority signed: it must

@@ -19,9 +19,11 @@
 //! - Refusals name the rule broken, never a parser's message.
 
 mod caller;
+mod verified;
 pub mod whoami;
 
 pub use caller::Caller;
+pub use verified::{Verified, VerifiedTokens, MAX_VERIFIED_TOKENS};
 
 use std::time::Duration;
 

@@ -15,6 +15,48 @@ use sha2::{Digest, Sha256};
 use crate::ledger::EntryKind;
 use crate::store::{schema::policies, AppendCtx, NewEntry, StoreError};
 
+/// Parsed policies by the SHA-256 of their document. A memo of a pure function keyed by
+/// content, not configuration: the same digest always parses to the same policy, so it is
+/// safe to share between instances in one process. Parsing a policy's TOML on every
+/// submission cost a share of the writer's time under the head lock (issue 12).
+static PARSED: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Policy>>>> =
+    std::sync::OnceLock::new();
+
+/// Most parsed policies kept (a ledger adopts a handful in its life).
+const PARSED_MAX: usize = 64;
+
+/// The policy in force: `(name, sha256, parsed)`, parsed once per document.
+///
+/// # Errors
+/// A database error, or [`StoreError::Corrupt`] when the stored document no longer parses.
+pub fn in_force(
+    conn: &mut crate::store::DbConnection,
+) -> Result<Option<(String, String, std::sync::Arc<Policy>)>, StoreError> {
+    let row: Option<(String, String)> = policies::table
+        .select((policies::name, policies::sha256))
+        .order(policies::adopted_entry.desc())
+        .first(conn)
+        .optional()?;
+    let Some((name, sha)) = row else { return Ok(None) };
+    let memo = PARSED.get_or_init(Default::default);
+    if let Some(p) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(&sha) {
+        return Ok(Some((name, sha, p.clone())));
+    }
+    let document: String = policies::table
+        .filter(policies::sha256.eq(&sha))
+        .select(policies::document)
+        .first(conn)?;
+    let parsed = std::sync::Arc::new(
+        Policy::parse(&document).map_err(|e| StoreError::Corrupt(format!("policy in force: {e}")))?,
+    );
+    let mut memo = memo.lock().unwrap_or_else(|p| p.into_inner());
+    if memo.len() >= PARSED_MAX {
+        memo.clear();
+    }
+    memo.insert(sha.clone(), parsed.clone());
+    Ok(Some((name, sha, parsed)))
+}
+
 /// The built-in default, adopted as entry 0 of a new ledger.
 pub const DEFAULT_NAME: &str = "telegram-2024-09";
 pub const DEFAULT_DOCUMENT: &str = include_str!("../../policies/telegram-2024-09.toml");

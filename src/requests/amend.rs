@@ -2,7 +2,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::submit::{field_error, record, respond_parts, RequestRecorded};
+use super::submit::{field_error, record, respond_parts, RequestRecorded, Submission};
 use super::SubmitRequest;
 use crate::app::AppState;
 use crate::auth::{Caller, Role};
@@ -52,6 +52,7 @@ pub async fn amend(
     if let Some(first) = crate::idempotency::replay(&state, &call).await? {
         return Ok(first);
     }
+    let order_verified_with = super::submit::verify_order_early(&state, &body).await?;
     let claim = call.clone();
     let (outcome, appended) = state
         .sequencer
@@ -74,15 +75,16 @@ pub async fn amend(
                     "illegal transition: the request is {status}"
                 ))),
                 Some(_) => {
-                    let (outcome, entries) = record(
-                        ctx,
+                    let submission = Submission {
                         body,
-                        claims.authority.clone(),
-                        claims.sub.clone(),
-                        None,
+                        authority: claims.authority.clone(),
+                        sub: claims.sub.clone(),
+                        idempotency_key: None,
                         request_sha256,
-                        Some(id),
-                    )?;
+                        amending: Some(id),
+                        order_verified_with,
+                    };
+                    let (outcome, entries) = record(ctx, submission)?;
                     // The answer a retry replays (its receipt is rebuilt then).
                     let no_receipt = EntryReceipt {
                         entries: Vec::new(),

@@ -14,9 +14,8 @@ use crate::authorities::{self, key::KeyAlg, STATUS_VERIFIED};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::{commitment, entry::format_time, hex_hash, identifier};
 use crate::log::EntryReceipt;
-use crate::policy::Policy;
 use crate::store::schema::{authority_keys, requests, vault};
-use crate::store::{queries, AppendCtx, DbConnection, NewEntry, StoreError};
+use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// A recorded request and the receipt of its entries.
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,6 +130,42 @@ fn collapse(failures: Vec<super::validate::Failure>) -> Vec<super::validate::Fai
     out
 }
 
+/// One submission (or amendment) as the sequencer records it.
+pub(super) struct Submission {
+    pub body: SubmitRequest,
+    /// The officer's authority, from the token.
+    pub authority: Option<String>,
+    pub sub: String,
+    pub idempotency_key: Option<String>,
+    pub request_sha256: String,
+    /// The id of a request in `clarification_requested` that this body replaces.
+    pub amending: Option<String>,
+    /// See [`Facts::order_verified_with`]; from [`verify_order_early`].
+    pub order_verified_with: Option<Value>,
+}
+
+/// Before the head lock, on the blocking pool: verifies the order's signature with the issuing
+/// authority's key `kid` as stored now, and returns that key's JWK when it verifies. Under the
+/// lock the key is read again; only if it is the same JWK is the verification not repeated,
+/// so a key changed in between is judged afresh. Everything else of V3 (validity windows,
+/// revocation) is judged under the lock.
+pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -> Result<Option<Value>, AppError> {
+    let (Some(issuer), Some(order)) = (body.issuing_authority.clone(), body.order.clone()) else {
+        return Ok(None);
+    };
+    let Ok(statement) = super::order_statement::statement(state.signer.origin(), body) else {
+        return Ok(None);
+    };
+    state
+        .read(move |conn| {
+            let key = order_key(conn, &issuer, &order.kid)?;
+            Ok(key.and_then(|k| {
+                super::validate::signature_valid(&k, statement.as_bytes(), &order.signature).then_some(k.jwk)
+            }))
+        })
+        .await
+}
+
 pub(super) struct Outcome {
     pub view: RequestView,
     pub failures: Vec<Failure>,
@@ -141,20 +176,20 @@ pub(super) struct Outcome {
 /// `request.rejected`.
 /// `amending`: the id of a request in `clarification_requested` that this body replaces; it
 /// keeps its id, receipt time and deadline, and its first entry is `request.amended`.
-pub(super) fn record(
-    ctx: &mut AppendCtx<'_>,
-    body: SubmitRequest,
-    authority: Option<String>,
-    sub: String,
-    idempotency_key: Option<String>,
-    request_sha256: String,
-    amending: Option<String>,
-) -> Result<(Outcome, Vec<NewEntry>), AppError> {
+pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<(Outcome, Vec<NewEntry>), AppError> {
+    let Submission {
+        body,
+        authority,
+        sub,
+        idempotency_key,
+        request_sha256,
+        amending,
+        order_verified_with,
+    } = submission;
     // The entries' own instant: their time, the quarter and the deadline agree.
     let now = ctx.time;
-    let (_, policy_sha256, document) =
-        queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy in force"))?;
-    let policy = Policy::parse(&document).map_err(AppError::internal)?;
+    let (_, policy_sha256, policy) =
+        crate::policy::in_force(ctx.conn)?.ok_or_else(|| AppError::internal("no policy in force"))?;
     let requester = match &authority {
         Some(a) => authority_facts(ctx.conn, a)?,
         None => None,
@@ -203,6 +238,7 @@ pub(super) fn record(
         target_problems: problems,
         now,
         origin: ctx.origin.to_string(),
+        order_verified_with,
     };
     let failures = collapse(validate(&policy, &body, &facts));
     let passed = failures.is_empty();
@@ -432,6 +468,7 @@ pub async fn submit(
             return Ok(replay);
         }
     }
+    let order_verified_with = verify_order_early(&state, &body).await?;
     let authority = claims.authority.clone();
     let sub = claims.sub.clone();
     let (key, sha) = (idempotency_key.clone(), request_sha256.clone());
@@ -450,7 +487,16 @@ pub async fn submit(
                     return Ok((None, Vec::new()));
                 }
             }
-            record(ctx, body, authority, sub, idempotency_key, request_sha256, None).map(|(o, e)| (Some(o), e))
+            let submission = Submission {
+                body,
+                authority,
+                sub,
+                idempotency_key,
+                request_sha256,
+                amending: None,
+                order_verified_with,
+            };
+            record(ctx, submission).map(|(o, e)| (Some(o), e))
         })
         .await?;
     let Some(outcome) = outcome else {

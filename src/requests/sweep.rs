@@ -10,9 +10,8 @@ use serde_json::json;
 
 use super::list::OPEN_STATES;
 use crate::ledger::entry::format_time;
-use crate::policy::Policy;
 use crate::store::schema::requests;
-use crate::store::{queries, DbPool, NewEntry, Sequencer, StoreError};
+use crate::store::{DbPool, NewEntry, Sequencer, StoreError};
 
 fn entry(kind: &str, id: &str, public: serde_json::Value) -> NewEntry {
     NewEntry {
@@ -50,8 +49,7 @@ pub async fn sweep(sequencer: &Sequencer, pool: &DbPool) -> Result<Swept, StoreE
                 diesel::update(requests::table.filter(requests::id.eq(id))).set(requests::status.eq("expired")).execute(ctx.conn)?;
                 entries.push(entry("request.expired", id, json!({ "reason": "order_expired" })));
             }
-            let Some((_, _, document)) = queries::current_policy(ctx.conn)? else { return Ok(((), entries)) };
-            let policy = Policy::parse(&document).map_err(|e| StoreError::Corrupt(format!("policy in force: {e}")))?;
+            let Some((_, _, policy)) = crate::policy::in_force(ctx.conn)? else { return Ok(((), entries)) };
             let window = Duration::hours(policy.deadlines.emergency_validation_hours);
             let answered: Vec<(String, String)> = requests::table
                 .filter(requests::emergency.eq(true))

@@ -13,7 +13,7 @@ use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
 use crate::store::schema::{requests, vault};
-use crate::store::{queries, AppendCtx, NewEntry, StoreError};
+use crate::store::{AppendCtx, NewEntry, StoreError};
 
 /// What a transition sees of the request.
 pub(super) struct Current {
@@ -228,9 +228,8 @@ where
                     "the request's data was destroyed at the end of retention by entry {n}; nothing more can be recorded of it"
                 )));
             }
-            let (_, policy_sha256, document) =
-                queries::current_policy(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
-            let policy = crate::policy::Policy::parse(&document).map_err(AppError::internal)?;
+            let (_, policy_sha256, policy) =
+                crate::policy::in_force(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
             let parse =
                 |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| StoreError::Corrupt(e.to_string()));
             let current = Current {

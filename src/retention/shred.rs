@@ -15,9 +15,8 @@ use serde_json::json;
 use super::due::{due, Due, Facts, FINAL_STATES};
 use crate::ledger::entry::format_time;
 use crate::policy::document::LedgerRetention;
-use crate::policy::Policy;
 use crate::store::schema::{entries, idempotency_keys, idempotent_answers, requests, sealed_details, vault};
-use crate::store::{queries, AppendCtx, DbConnection, NewEntry, StoreError};
+use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// Requests shredded in one operation at most, so that one transaction stays short.
 pub const BATCH: usize = 500;
@@ -28,11 +27,10 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 
 /// The policy in force and its `[ledger_retention]`, if it has one.
 pub fn policy_retention(conn: &mut DbConnection) -> Result<Option<(String, LedgerRetention)>, StoreError> {
-    let Some((_, sha, document)) = queries::current_policy(conn)? else {
+    let Some((_, sha, policy)) = crate::policy::in_force(conn)? else {
         return Ok(None);
     };
-    let policy = Policy::parse(&document).map_err(|e| corrupt(format!("policy in force: {e}")))?;
-    Ok(policy.ledger_retention.map(|r| (sha, r)))
+    Ok(policy.ledger_retention.clone().map(|r| (sha, r)))
 }
 
 /// Entries that close a request, or end what keeps it open: its retention runs from the

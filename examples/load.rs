@@ -1,0 +1,617 @@
+//! The load driver (issue 12): replays the volume of Telegram's published figures as full
+//! request lifecycles over HTTP against a release server it starts (SQLite, or PostgreSQL
+//! with `--pg`), and checks the result as an auditor would.
+//!
+//! ```sh
+//! cargo build --release --bin disclosure-ledger --example load
+//! target/release/examples/load [--clients 64] [--scale 1.0] [--pg postgres://user@host:port/db]
+//!                              [--dataset datasets/telegram/telegram-transparency-2024-2026.json]
+//! ```
+//!
+//! The volume: per country, the quarter rows of the dataset (84,678 fulfilled requests and
+//! 139,896 affected accounts over 83 countries; `--scale` takes a share of each country). One
+//! court per country is registered with its key; its officer submits one distinct signed order
+//! per request (`user_id` targets, IP address and phone number). On top of the fulfilled
+//! requests, 5 % more are rejected (they ask for `content`, V5) and 3 % more withdrawn; 2 % of
+//! the fulfilled ones are emergencies, validated after the fact; one notification in ten is
+//! delayed, the others sent.
+//!
+//! Phases run one after the other, each with `--clients` concurrent callers: submit
+//! (`request.received` + `request.validated`/`rejected`), decide (approve, or withdraw),
+//! disclose (accounts and values per category), notify (and validate emergencies). A call
+//! answered 429 or 503 is retried with the same `Idempotency-Key`.
+//!
+//! Prints, per phase, calls/s and durable entries/s (entries acknowledged with a receipt over
+//! the phase's wall time), p50/p95/p99 latency per endpoint (from sending the request to
+//! reading the receipt), and the server's peak RSS. Then checks, with the harness's own code:
+//! every receipt's inclusion proof against its checkpoint, whose signature verifies with the
+//! key pinned at the start; every acknowledged entry in the final log with its leaf hash, and
+//! every receipt's checkpoint a prefix of it; and the transparency report (auditor view,
+//! current quarter) equal, per country, to the fulfilled requests and affected accounts sent.
+//! Exits 1 on any failure.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::prelude::{Engine as _, BASE64_URL_SAFE_NO_PAD};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::*;
+
+/// What one planned request becomes.
+#[derive(Clone, Copy, PartialEq)]
+enum Fate {
+    /// Approved, disclosed (`accounts` affected) and notified; `emergency` ones are validated
+    /// after the fact, `delayed` notifications are delayed instead of sent.
+    Fulfilled {
+        accounts: u64,
+        emergency: bool,
+        delayed: bool,
+    },
+    /// Asks for `content`: recorded and rejected (V5).
+    Rejected,
+    /// Submitted, then withdrawn by its officer.
+    Withdrawn,
+}
+
+struct Job {
+    country: usize,
+    fate: Fate,
+    tag: String,
+    id: Mutex<Option<String>>,
+}
+
+struct Court {
+    id: String,
+    kid: String,
+    key: ed25519_dalek::SigningKey,
+    officer: String,
+}
+
+/// Per country: `(fulfilled requests, affected accounts)` of its quarter rows, scaled.
+fn volume(dataset: &Value, scale: f64) -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for (country, rows) in dataset.as_object().expect("a JSON object of countries") {
+        let (mut requests, mut users) = (0u64, 0u64);
+        for r in rows.as_array().into_iter().flatten() {
+            let (from, to) = (r["from"].as_str().unwrap_or(""), r["to"].as_str().unwrap_or(""));
+            let quarter = from.len() == 8
+                && to.len() == 8
+                && from[..4] == to[..4]
+                && to[4..6].parse::<u32>().ok() == from[4..6].parse::<u32>().ok().map(|m| m + 2);
+            if quarter {
+                requests += r["requests"].as_u64().unwrap_or(0);
+                users += r["users"].as_u64().unwrap_or(0);
+            }
+        }
+        let requests = (requests as f64 * scale).round() as u64;
+        // Every fulfilled request affects at least one account; none, none.
+        let users = if requests == 0 {
+            0
+        } else {
+            ((users as f64 * scale).round() as u64).max(requests)
+        };
+        out.insert(country.clone(), (requests, users));
+    }
+    out
+}
+
+fn plan(volume: &BTreeMap<String, (u64, u64)>, seed: u64) -> Vec<Job> {
+    let mut fates: Vec<(usize, Fate)> = Vec::new();
+    for (c, (requests, users)) in volume.values().enumerate() {
+        for i in 0..*requests {
+            let accounts = users / requests + u64::from(i < users % requests);
+            let (emergency, delayed) = (i % 50 == 49, i % 10 == 9);
+            fates.push((
+                c,
+                Fate::Fulfilled {
+                    accounts,
+                    emergency,
+                    delayed,
+                },
+            ));
+        }
+        fates.extend((0..requests / 20).map(|_| (c, Fate::Rejected)));
+        fates.extend((0..requests / 33).map(|_| (c, Fate::Withdrawn)));
+    }
+    // Interleave countries as real traffic would (Fisher–Yates with xorshift64*).
+    let mut x = seed | 1;
+    for i in (1..fates.len()).rev() {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let j = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) % (i as u64 + 1)) as usize;
+        fates.swap(i, j);
+    }
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    fates
+        .into_iter()
+        .enumerate()
+        .map(|(n, (country, fate))| Job {
+            country,
+            fate,
+            tag: format!("load-{run}-{n}"),
+            id: Mutex::new(None),
+        })
+        .collect()
+}
+
+/// Everything the callers share.
+struct Shared {
+    base: String,
+    http: reqwest::Client,
+    vkey: String,
+    reviewer: String,
+    courts: Vec<Court>,
+    /// Verified checkpoints: note → (size, root).
+    checkpoints: Mutex<HashMap<String, (u64, Hash)>>,
+    /// Acknowledged entries: (index, leaf hash).
+    acked: Mutex<Vec<(u64, Hash)>>,
+    /// Latencies in µs per endpoint.
+    latencies: Mutex<BTreeMap<&'static str, Vec<u32>>>,
+    entries_acked: AtomicU64,
+    retries: AtomicU64,
+    failures: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn fail(&self, what: String) {
+        let mut f = self.failures.lock().unwrap();
+        if f.len() < 20 {
+            eprintln!("FAILURE: {what}");
+        }
+        f.push(what);
+    }
+
+    /// Checks a receipt (each inclusion proof against its checkpoint, the checkpoint's
+    /// signature with the pinned key) and keeps its entries.
+    fn receipt(&self, body: &Value) -> Result<usize, String> {
+        let r = body.get("receipt").ok_or("no receipt")?;
+        let note = r["checkpoint"].as_str().ok_or("no checkpoint")?;
+        let known = self.checkpoints.lock().unwrap().get(note).copied();
+        let (size, root) = match known {
+            Some(c) => c,
+            None => {
+                let c = checkpoint(note, &self.vkey)?;
+                self.checkpoints.lock().unwrap().insert(note.to_string(), c);
+                c
+            }
+        };
+        let mut kept = Vec::new();
+        for e in r["entries"].as_array().ok_or("no entries")? {
+            let index = e["index"].as_u64().ok_or("index")?;
+            let leaf = hex32(e["leaf_hash"].as_str().ok_or("leaf_hash")?);
+            let proof: Vec<Hash> = e["inclusion_proof"]
+                .as_array()
+                .ok_or("inclusion_proof")?
+                .iter()
+                .map(|h| h.as_str().map(hex32).ok_or("proof hash"))
+                .collect::<Result<_, _>>()?;
+            if !inclusion_ok(index, size, leaf, &proof, root) {
+                return Err(format!("the inclusion proof of entry {index} does not verify"));
+            }
+            kept.push((index, leaf));
+        }
+        let n = kept.len();
+        self.entries_acked.fetch_add(n as u64, Ordering::Relaxed);
+        self.acked.lock().unwrap().extend(kept);
+        Ok(n)
+    }
+
+    /// POSTs with an `Idempotency-Key`, retrying 429 and 503 (and a lost answer) with the
+    /// same key; the latency is the last attempt's.
+    async fn post(&self, endpoint: &'static str, path: &str, token: &str, body: &Value, key: &str) -> (u16, Value) {
+        loop {
+            let started = Instant::now();
+            let sent = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .send()
+                .await;
+            let (status, value) = match sent {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            };
+            if matches!(status, 0 | 429 | 503) {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            let micros = started.elapsed().as_micros().min(u32::MAX as u128) as u32;
+            self.latencies.lock().unwrap().entry(endpoint).or_default().push(micros);
+            return (status, value);
+        }
+    }
+}
+
+fn order(court: &Court, job: &Job) -> Value {
+    let now = chrono::Utc::now();
+    let categories = if job.fate == Fate::Rejected {
+        json!(["ip_address", "content"])
+    } else {
+        json!(["ip_address", "phone_number"])
+    };
+    let mut body = json!({
+        "instrument": "court_order", "issuing_authority": court.id,
+        "judge_or_prosecutor": "Investigating judge", "file_number": job.tag,
+        "legal_citation": "Code of criminal procedure", "offence_category": "fraud",
+        "criminal_case": true, "suspect": true, "terms_breach": true,
+        "targets": [{ "kind": "user_id", "value": format!("{}", 100_000_000 + (Sha256::digest(job.tag.as_bytes())[0] as u64) * 1_000_003) }],
+        "data_categories": categories,
+        "time_range": { "from": (now - chrono::Duration::days(30)).to_rfc3339(), "to": now.to_rfc3339() },
+        "issued_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+        "expires_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+        "order": { "document_sha256": hex::encode(Sha256::digest(job.tag.as_bytes())) }
+    });
+    if let Fate::Fulfilled { emergency: true, .. } = job.fate {
+        body["emergency"] = json!({ "justification": "threat to life", "imminent_harm": true });
+    }
+    disclosure_ledger::authorities::tools::sign_order(
+        &court.key,
+        &court.kid,
+        disclosure_ledger::config::DEFAULT_ORIGIN,
+        body,
+        None,
+    )
+    .expect("a complete request body")
+}
+
+/// The calls of one phase for one job: `(endpoint, path, token, body, expected status)`.
+type Call = (&'static str, String, String, Value, u16);
+
+fn calls(shared: &Shared, phase: usize, job: &Job) -> Vec<Call> {
+    let court = &shared.courts[job.country];
+    let id = job.id.lock().unwrap().clone();
+    let r = &shared.reviewer;
+    match (phase, job.fate, id) {
+        (0, fate, _) => vec![(
+            "POST /v1/requests",
+            "/v1/requests".into(),
+            court.officer.clone(),
+            order(court, job),
+            if fate == Fate::Rejected { 422 } else { 201 },
+        )],
+        (1, Fate::Fulfilled { .. }, Some(id)) => vec![(
+            "POST decision",
+            format!("/v1/requests/{id}/decision"),
+            r.clone(),
+            json!({ "decision": "approve" }),
+            200,
+        )],
+        (1, Fate::Withdrawn, Some(id)) => vec![(
+            "POST withdraw",
+            format!("/v1/requests/{id}/withdraw"),
+            court.officer.clone(),
+            json!({}),
+            200,
+        )],
+        (2, Fate::Fulfilled { accounts, .. }, Some(id)) => vec![(
+            "POST disclosure",
+            format!("/v1/requests/{id}/disclosure"),
+            r.clone(),
+            json!({ "outcome": "fully_produced", "accounts_affected": accounts,
+                    "values": { "ip_address": accounts, "phone_number": accounts } }),
+            200,
+        )],
+        (3, Fate::Fulfilled { emergency, delayed, .. }, Some(id)) => {
+            let until = (chrono::Utc::now() + chrono::Duration::days(90)).to_rfc3339();
+            let mut out = vec![(
+                "POST notification",
+                format!("/v1/requests/{id}/notification"),
+                r.clone(),
+                if delayed {
+                    json!({ "action": "delay", "until": until, "basis": "ongoing investigation" })
+                } else {
+                    json!({ "action": "send" })
+                },
+                200,
+            )];
+            if emergency {
+                out.push((
+                    "POST emergency-validation",
+                    format!("/v1/requests/{id}/emergency-validation"),
+                    r.clone(),
+                    json!({ "validated": true }),
+                    200,
+                ));
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+const PHASES: [&str; 4] = ["submit", "decide", "disclose", "notify"];
+
+async fn caller(shared: Arc<Shared>, jobs: Arc<Vec<Job>>, next: Arc<AtomicUsize>, phase: usize) -> u64 {
+    let mut calls_made = 0;
+    loop {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        let Some(job) = jobs.get(n) else { return calls_made };
+        for (i, (endpoint, path, token, body, expected)) in calls(&shared, phase, job).into_iter().enumerate() {
+            let key = format!("{}-{phase}-{i}", job.tag);
+            let (status, answer) = shared.post(endpoint, &path, &token, &body, &key).await;
+            calls_made += 1;
+            if status != expected {
+                shared.fail(format!(
+                    "{endpoint} of {}: {status} (expected {expected}) {answer}",
+                    job.tag
+                ));
+                continue;
+            }
+            if phase == 0 {
+                *job.id.lock().unwrap() = answer["request"]["id"].as_str().map(str::to_string);
+            }
+            if let Err(e) = shared.receipt(&answer) {
+                shared.fail(format!("{endpoint} of {}: receipt: {e}", job.tag));
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i] as f64 / 1000.0
+}
+
+async fn setup(http: &reqwest::Client, base: &str, admin: &str, countries: &[String]) -> Vec<Court> {
+    let mut out = Vec::new();
+    for country in countries {
+        let post = |path: String, body: Value| async move {
+            let r = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .expect("the server answers");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 201, "{path}: {v}");
+            v
+        };
+        let v = post(
+            "/v1/authorities".into(),
+            json!({ "country": country, "kind": "court", "judicial": true, "name": format!("Court of {country}") }),
+        )
+        .await;
+        let id = v["authority"]["id"].as_str().unwrap().to_string();
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let x = BASE64_URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let v = post(
+            format!("/v1/authorities/{id}/keys"),
+            json!({ "alg": "EdDSA", "not_before": "2020-01-01T00:00:00Z", "jwk": { "kty": "OKP", "crv": "Ed25519", "x": x } }),
+        )
+        .await;
+        let kid = v["authority"]["keys"][0]["kid"].as_str().unwrap().to_string();
+        let officer = disclosure_ledger::authorities::tools::officer_token(
+            &key,
+            &kid,
+            &id,
+            &format!("officer-{country}"),
+            disclosure_ledger::config::DEFAULT_ORIGIN,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+        out.push(Court { id, kid, key, officer });
+    }
+    out
+}
+
+/// Per country: (fulfilled, accounts affected) in the auditor's report of the current quarter.
+async fn reported(shared: &Shared, auditor: &str) -> Result<BTreeMap<String, (u64, u64)>, String> {
+    let quarter = disclosure_ledger::reports::tally::quarter_of(chrono::Utc::now());
+    let r: Value = shared
+        .http
+        .get(format!(
+            "{}/v1/reports/transparency?from={quarter}&to={quarter}",
+            shared.base
+        ))
+        .bearer_auth(auditor)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for row in r["live"].as_array().ok_or_else(|| format!("no live rows: {r}"))? {
+        let e = out
+            .entry(row["country"].as_str().unwrap_or_default().to_string())
+            .or_default();
+        e.0 += row["fulfilled"].as_u64().unwrap_or(0);
+        e.1 += row["accounts_affected"].as_u64().unwrap_or(0);
+    }
+    Ok(out)
+}
+
+#[tokio::main]
+async fn main() {
+    let clients: usize = arg("--clients").map_or(64, |c| c.parse().expect("--clients N"));
+    let scale: f64 = arg("--scale").map_or(1.0, |s| s.parse().expect("--scale F"));
+    let dataset_path = PathBuf::from(
+        arg("--dataset").unwrap_or_else(|| "datasets/telegram/telegram-transparency-2024-2026.json".into()),
+    );
+    let dataset: Value =
+        serde_json::from_slice(&std::fs::read(&dataset_path).expect("read --dataset")).expect("the dataset is JSON");
+    let volume = volume(&dataset, scale);
+    let jobs = Arc::new(plan(&volume, 0x5eed));
+    let (fulfilled, accounts): (u64, u64) = volume.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let database_url = match arg("--pg") {
+        Some(admin) => fresh_pg(&admin),
+        None => dir.path().join("ledger.db").to_string_lossy().into_owned(),
+    };
+    let backend = if arg("--pg").is_some() { "PostgreSQL" } else { "SQLite" };
+    let data_dir = dir.path().join("data");
+    let mut server = start(
+        &data_dir,
+        &database_url,
+        &["--rate-limit-per-subject", "0", "--rate-limit-per-address", "0"],
+    );
+    let pid = server.child.id();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients * 2)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let vkey = http
+        .get(format!("{}/v1/log/key", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut settings = disclosure_ledger::config::Settings::new(&data_dir);
+    settings.origin = disclosure_ledger::config::DEFAULT_ORIGIN.into();
+    let (_, tokens) = disclosure_ledger::app::existing_instance_keys(&settings).expect("the server's keys");
+    use disclosure_ledger::auth::Role;
+    let hour = Duration::from_secs(3600);
+    let admin = tokens.mint(Role::Admin, "load-admin", hour, None).unwrap();
+    let reviewer = tokens.mint(Role::Reviewer, "load-reviewer", hour, None).unwrap();
+    let auditor = tokens.mint(Role::Auditor, "load-auditor", hour, None).unwrap();
+
+    let countries: Vec<String> = volume.keys().cloned().collect();
+    let started = Instant::now();
+    let courts = setup(&http, &server.base, &admin, &countries).await;
+    println!(
+        "load: {backend}, {clients} clients, scale {scale}: {} countries registered in {:.1} s; {} requests planned ({fulfilled} to be fulfilled, {accounts} accounts affected)",
+        courts.len(),
+        started.elapsed().as_secs_f64(),
+        jobs.len()
+    );
+    let shared = Arc::new(Shared {
+        base: server.base.clone(),
+        http,
+        vkey,
+        reviewer,
+        courts,
+        checkpoints: Mutex::new(HashMap::new()),
+        acked: Mutex::new(Vec::new()),
+        latencies: Mutex::new(BTreeMap::new()),
+        entries_acked: AtomicU64::new(0),
+        retries: AtomicU64::new(0),
+        failures: Mutex::new(Vec::new()),
+    });
+
+    let replay = Instant::now();
+    for (phase, name) in PHASES.iter().enumerate() {
+        let before = shared.entries_acked.load(Ordering::Relaxed);
+        let next = Arc::new(AtomicUsize::new(0));
+        let t = Instant::now();
+        let handles: Vec<_> = (0..clients)
+            .map(|_| tokio::spawn(caller(shared.clone(), jobs.clone(), next.clone(), phase)))
+            .collect();
+        let mut calls = 0;
+        for h in handles {
+            calls += h.await.expect("a caller panicked");
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let entries = shared.entries_acked.load(Ordering::Relaxed) - before;
+        println!(
+            "  {name:<8} {calls:>7} calls in {secs:>6.1} s: {:>7.0} calls/s, {:>7.0} durable entries/s",
+            calls as f64 / secs,
+            entries as f64 / secs
+        );
+    }
+    let replay_secs = replay.elapsed().as_secs_f64();
+    let total_entries = shared.entries_acked.load(Ordering::Relaxed);
+    println!(
+        "  replay   {total_entries} durable entries in {replay_secs:.1} s: {:.0} entries/s; {} retries (429/503)",
+        total_entries as f64 / replay_secs,
+        shared.retries.load(Ordering::Relaxed)
+    );
+    for (endpoint, lat) in shared.latencies.lock().unwrap().iter_mut() {
+        lat.sort_unstable();
+        println!(
+            "  {endpoint:<26} n={:<7} p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms",
+            lat.len(),
+            percentile(lat, 0.50),
+            percentile(lat, 0.95),
+            percentile(lat, 0.99)
+        );
+    }
+    println!("  server peak RSS {} MiB", vm_hwm_kb(pid) / 1024);
+
+    // The checks, with the harness's own code.
+    let mut problems: Vec<String> = shared.failures.lock().unwrap().clone();
+    let note = shared
+        .http
+        .get(format!("{}/checkpoint", shared.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let entries = all_entries(&shared.http, &shared.base, &auditor).await;
+    let leaves: Vec<Hash> = entries.iter().map(|(_, h)| *h).collect();
+    let roots = prefix_roots(&leaves);
+    match checkpoint(&note, &shared.vkey) {
+        Ok((size, root)) if size as usize <= leaves.len() && size > 0 && roots[size as usize - 1] == root => {}
+        Ok((size, _)) => problems.push(format!(
+            "the final checkpoint ({size}) is not the root of the entries served"
+        )),
+        Err(e) => problems.push(e),
+    }
+    for (index, leaf) in shared.acked.lock().unwrap().iter() {
+        if leaves.get(*index as usize) != Some(leaf) {
+            problems.push(format!(
+                "acknowledged entry {index} is not in the log with its leaf hash"
+            ));
+            break;
+        }
+    }
+    for (size, root) in shared.checkpoints.lock().unwrap().values() {
+        if *size as usize > leaves.len() || roots[*size as usize - 1] != *root {
+            problems.push(format!("receipt checkpoint {size} is not a prefix of the final tree"));
+            break;
+        }
+    }
+    let distinct: HashSet<u64> = shared.acked.lock().unwrap().iter().map(|(i, _)| *i).collect();
+    match reported(&shared, &auditor).await {
+        Ok(report) => {
+            for (country, (requests, users)) in &volume {
+                let got = report.get(country).copied().unwrap_or_default();
+                if got != (*requests, *users) {
+                    problems.push(format!(
+                        "{country}: the report says {got:?} fulfilled/accounts, the replay sent ({requests}, {users})"
+                    ));
+                }
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    if problems.is_empty() {
+        println!(
+            "load: OK: {} acknowledged entries ({} distinct) proven in the signed tree of {} entries; the report equals the volume sent ({fulfilled} fulfilled, {accounts} accounts) for {} countries",
+            total_entries,
+            distinct.len(),
+            leaves.len(),
+            volume.len()
+        );
+    } else {
+        for p in problems.iter().take(20) {
+            eprintln!("load: FAILED: {p}");
+        }
+        std::process::exit(1);
+    }
+}
