@@ -25,7 +25,7 @@ pub struct RequestRecorded {
 }
 
 fn authority_facts(conn: &mut DbConnection, id: &str) -> Result<Option<AuthorityFacts>, StoreError> {
-    Ok(authorities::load(conn, id)?.map(|a| AuthorityFacts {
+    Ok(authorities::load_without_keys(conn, id)?.map(|a| AuthorityFacts {
         verified: a.status == STATUS_VERIFIED,
         id: a.id,
         country: a.country,

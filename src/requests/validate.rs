@@ -170,7 +170,17 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         let issued = time(&r.issued_at).map(crate::ledger::entry::format_time);
         let now = crate::ledger::entry::format_time(f.now);
-        let statement = super::order_statement::statement(&f.origin, r);
+        // Verified before the head lock with this very key: the statement was built and
+        // checked then, and is a function of the body and the origin alone.
+        let verified_early = f
+            .order_key
+            .as_ref()
+            .is_some_and(|k| f.order_verified_with.as_ref() == Some(&k.jwk));
+        let statement = if verified_early {
+            Ok(String::new())
+        } else {
+            super::order_statement::statement(&f.origin, r)
+        };
         match (&f.order_key, digest_ok, statement) {
             (_, false, _) => fail(
                 "V3",
@@ -191,8 +201,7 @@ pub fn validate(policy: &Policy, r: &SubmitRequest, f: &Facts) -> Vec<Failure> {
                         && key.not_after.as_ref().is_none_or(|a| a.as_str() > t)
                         && key.revoked_at.as_ref().is_none_or(|r| r.as_str() > t)
                 };
-                let verified = f.order_verified_with.as_ref() == Some(&key.jwk)
-                    || signature_valid(key, statement.as_bytes(), &order.signature);
+                let verified = verified_early || signature_valid(key, statement.as_bytes(), &order.signature);
                 if !verified {
                     fail(
                         "V3",
