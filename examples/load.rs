@@ -510,6 +510,18 @@ async fn main() {
         failures: Mutex::new(Vec::new()),
     });
 
+    // The server's anonymous memory, sampled: VmHWM also counts the database file's pages
+    // that SQLite maps (mmap_size), which are the kernel's page cache, not the server's heap.
+    let peak_anon = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak_anon = peak_anon.clone();
+        tokio::spawn(async move {
+            loop {
+                peak_anon.fetch_max(rss_parts_kb(pid).0, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
     let replay = Instant::now();
     for (phase, name) in PHASES.iter().enumerate() {
         let before = shared.entries_acked.load(Ordering::Relaxed);
@@ -547,7 +559,14 @@ async fn main() {
             percentile(lat, 0.99)
         );
     }
-    println!("  server peak RSS {} MiB", vm_hwm_kb(pid) / 1024);
+    sampler.abort();
+    let (_, file) = rss_parts_kb(pid);
+    println!(
+        "  server peak RSS {} MiB; peak anonymous memory {} MiB (sampled every 100 ms); {} MiB of the database file mapped at the end",
+        vm_hwm_kb(pid) / 1024,
+        peak_anon.load(Ordering::Relaxed) / 1024,
+        file / 1024
+    );
 
     // The checks, with the harness's own code.
     let mut problems: Vec<String> = shared.failures.lock().unwrap().clone();

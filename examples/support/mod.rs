@@ -200,3 +200,17 @@ pub async fn all_entries(http: &reqwest::Client, base: &str, token: &str) -> Vec
         }
     }
 }
+
+/// The resident set of a process now (KiB): `(RssAnon, RssFile)`: memory the process owns, and
+/// file pages it has mapped (the SQLite database through `mmap`, shared with the page cache).
+pub fn rss_parts_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
