@@ -310,7 +310,11 @@ fn access_log<B>(r: &actix_web::dev::ServiceResponse<B>, started: std::time::Ins
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::ops::healthz)
+    cfg.service(crate::pages::index)
+        .service(crate::pages::receipt)
+        .service(crate::pages::about)
+        .service(crate::pages::asset)
+        .service(crate::ops::healthz)
         .service(crate::ops::readyz)
         .service(crate::ops::metrics)
         .service(crate::log::key::key)

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod openapi;
 pub mod ops;
+pub mod pages;
 pub mod policy;
 pub mod reports;
 pub mod requests;

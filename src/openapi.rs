@@ -12,6 +12,10 @@ use utoipa::{Modify, OpenApi};
         license(name = "Apache-2.0")
     ),
     paths(
+        crate::pages::index,
+        crate::pages::receipt,
+        crate::pages::about,
+        crate::pages::asset,
         crate::ops::healthz,
         crate::ops::readyz,
         crate::ops::metrics,
@@ -68,6 +72,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reports", description = "Transparency reports, recomputable from the entries"),
         (name = "tiles", description = "C2SP tlog-tiles"),
         (name = "ops", description = "Health and metrics"),
+        (name = "pages", description = "The public pages: figures and verification in the reader's browser"),
     )
 )]
 pub struct ApiDoc;
