@@ -268,11 +268,8 @@ async fn a_receipt_verifies_in_the_browser_and_one_changed_byte_fails() {
 
     let mut changed_leaf = receipt.clone();
     let leaf = changed_leaf["entries"][0]["leaf_hash"].as_str().unwrap().to_string();
-    let flipped = if leaf.starts_with('0') {
-        format!("1{}", &leaf[1..])
-    } else {
-        format!("0{}", &leaf[1..])
-    };
+    let first = if leaf.starts_with('0') { "1" } else { "0" };
+    let flipped = format!("{first}{}", &leaf[1..]);
     changed_leaf["entries"][0]["leaf_hash"] = json!(flipped);
     let mut changed_note = receipt.clone();
     let note = changed_note["checkpoint"].as_str().unwrap().to_string();
