@@ -76,7 +76,10 @@ pub async fn about() -> HttpResponse {
 #[utoipa::path(get, path = "/assets/{name}", tag = "pages",
     params(("name" = String, Path, description = "app.js, verify.js, receipt.js or style.css")),
     responses(
-        (status = 200, description = "An ES module or a style sheet", body = String, content_type = "text/javascript"),
+        (status = 200, description = "An ES module or a style sheet", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 #[get("/assets/{name}")]
