@@ -278,6 +278,10 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ),
         ("get", "/checkpoint", None),
         ("get", "/tile/{path}", None),
+        ("get", "/", None),
+        ("get", "/receipt", None),
+        ("get", "/about", None),
+        ("get", "/assets/{name}", None),
     ]
 }
 
