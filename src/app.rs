@@ -266,7 +266,14 @@ impl Application {
                         .error_handler(|_, _| AppError::not_found("no resource at this path").into()),
                 )
                 .configure(routes)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", crate::openapi::api()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/openapi.json", crate::openapi::api())
+                        // Swagger's default validator badge loads an image from
+                        // validator.swagger.io naming this server's address: a third-party
+                        // request the operator never asked for.
+                        .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+                )
                 .default_service(web::to(crate::methods::unrouted))
         })
         .workers(2)
@@ -318,6 +325,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::ops::readyz)
         .service(crate::ops::metrics)
         .service(crate::log::key::key)
+        .service(crate::log::witnesses::witnesses)
         .service(crate::log::checkpoint::checkpoint)
         .service(crate::log::entries::list_entries)
         .service(crate::log::entries::get_entry)

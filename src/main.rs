@@ -281,8 +281,8 @@ enum AuthorityCommand {
     /// Sign an order for rule V3: reads a request body (JSON, `-` for stdin) and prints it with
     /// `order` completed (`kid`, `document_sha256`, and the signature over the order statement
     /// `disclosure-ledger:order:v2`, which binds the ledger's origin, the issuing authority,
-    /// the key, `issued_at`, `expires_at`, the digest and the targets, categories and time
-    /// range).
+    /// the key, `issued_at`, `expires_at`, the digest and every member of the body the court
+    /// asserts: targets, categories, time range, instrument, offence and its conditions, …).
     SignOrder {
         /// The authority's private key file (from `authority keygen`).
         #[arg(long)]

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         crate::ops::readyz,
         crate::ops::metrics,
         crate::log::key::key,
+        crate::log::witnesses::witnesses,
         crate::log::checkpoint::checkpoint,
         crate::log::entries::list_entries,
         crate::log::entries::get_entry,

@@ -234,6 +234,7 @@ fn rules() -> Vec<(&'static str, &'static str, Option<&'static [&'static str]>)>
         ("get", "/readyz", None),
         ("get", "/metrics", None),
         ("get", "/v1/log/key", None),
+        ("get", "/v1/log/witnesses", None),
         ("get", "/v1/log/checkpoint", None),
         ("get", "/v1/log/entries", None),
         ("get", "/v1/log/entries/{index}", None),

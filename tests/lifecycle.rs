@@ -300,6 +300,7 @@ async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_e
     let mut body = order(&c, "eu-1", "fraud");
     body["instrument"] = json!("production_order");
     body["suspect"] = json!(false);
+    common::requests::sign(&c, &mut body);
     let (status, submitted) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 201, "{submitted}");
     let received = chrono::DateTime::parse_from_rfc3339(submitted["request"]["received_at"].as_str().unwrap()).unwrap();
@@ -327,6 +328,7 @@ async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_e
     let p = common::requests::authority(&app, "BEL", "police", "Police fédérale").await;
     let mut body = order(&p, "eu-2", "fraud");
     body["instrument"] = json!("production_order");
+    common::requests::sign(&p, &mut body);
     let (status, problem) = submit(&app, &p.officer, &body).await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["code"], "issuer_not_competent", "{problem}");
@@ -391,6 +393,7 @@ async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
     let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
     let mut body = order(&c, "four-eyes", "kidnapping");
     body["instrument"] = json!("production_order");
+    common::requests::sign(&c, &mut body);
     body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
     let (status, submitted) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 201, "{submitted}");
@@ -422,6 +425,7 @@ async fn a_second_approval_narrows_the_first_and_never_widens_it() {
     let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
     let mut body = order(&c, "four-eyes-widen", "kidnapping");
     body["instrument"] = json!("production_order");
+    common::requests::sign(&c, &mut body);
     body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
     let (status, submitted) = submit(&app, &c.officer, &body).await;
     assert_eq!(status, 201, "{submitted}");

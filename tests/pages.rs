@@ -8,85 +8,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use common::browser::{attribute, browse, hook, screenshot};
+
 use base64::prelude::*;
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
-
-fn chromium() -> String {
-    std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into())
-}
-
-/// Runs headless Chromium on `url` with the profile `profile` (its localStorage persists
-/// between calls) and returns the DOM once the page's scripts and fetches have settled.
-async fn browse(profile: &Path, url: &str) -> String {
-    let mut command = std::process::Command::new(chromium());
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--virtual-time-budget=15000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url]);
-    let out = run(command).await;
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs the browser off the test's runtime thread, which also serves the in-process ledger.
-async fn run(mut command: std::process::Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("run {} (scripts/test installs Debian's chromium): {e}", chromium()))
-}
-
-/// A screenshot at `width` pixels, kept under the target directory as a test artefact.
-async fn screenshot(url: &str, width: u32, name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    let profile = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(chromium());
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
-        .arg("--virtual-time-budget=15000")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--window-size={width},2400"))
-        .arg(format!("--screenshot={}", path.display()))
-        .arg(url);
-    let out = run(command).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::metadata(&path).unwrap().len() > 10_000, "an empty screenshot");
-    path
-}
-
-/// The value of `name` in the first element carrying `data-testid="testid"`.
-fn hook(dom: &str, testid: &str, name: &str) -> Option<String> {
-    let at = dom.find(&format!("data-testid=\"{testid}\""))?;
-    let start = dom[..at].rfind('<')?;
-    let end = at + dom[at..].find('>')?;
-    attribute(&dom[start..end], name)
-}
-
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let key = format!(" {name}=\"");
-    let at = tag.find(&key)? + key.len();
-    Some(tag[at..at + tag[at..].find('"')?].to_string())
-}
 
 /// Every `country-row` of `source`: (country, quarter) → (fulfilled, affected).
 fn country_rows(dom: &str, source: &str) -> BTreeMap<(String, String), (u64, u64)> {
@@ -277,8 +203,18 @@ async fn a_receipt_verifies_in_the_browser_and_one_changed_byte_fails() {
     let mut bytes = note.into_bytes();
     bytes[second_line] = if bytes[second_line] == b'9' { b'8' } else { b'9' };
     changed_note["checkpoint"] = json!(String::from_utf8(bytes).unwrap());
-    for (what, bad) in [("a leaf hash", changed_leaf), ("the checkpoint's size", changed_note)] {
-        let dom = browse(profile.path(), &app.url(&format!("/receipt#{}", fragment(&bad)))).await;
+    let mut no_entries = receipt.clone();
+    no_entries["entries"] = json!([]);
+    let mut a_null = receipt.clone();
+    a_null["entries"].as_array_mut().unwrap().push(Value::Null);
+    for (what, bad) in [
+        ("a leaf hash", fragment(&changed_leaf)),
+        ("the checkpoint's size", fragment(&changed_note)),
+        ("no entries", fragment(&no_entries)),
+        ("a null entry", fragment(&a_null)),
+        ("not base64url", "!!!".to_string()),
+    ] {
+        let dom = browse(profile.path(), &app.url(&format!("/receipt#{bad}"))).await;
         assert_eq!(
             hook(&dom, "receipt-status", "data-state").as_deref(),
             Some("failed"),
@@ -367,5 +303,28 @@ async fn a_log_that_forks_or_rolls_back_after_the_browser_verified_it_is_flagged
         hook(&dom, "checkpoint-status", "data-state").as_deref(),
         Some("fork"),
         "{dom}"
+    );
+    b.kill();
+
+    // Another key under another name at the same address is another log, not a first visit.
+    let third = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(third.path());
+    let args: Vec<std::ffi::OsString> = vec![
+        "serve".into(),
+        "--listen".into(),
+        listen.clone().into(),
+        "--database-url".into(),
+        url.into(),
+        "--data-dir".into(),
+        third.path().into(),
+        "--origin".into(),
+        "disclosure-ledger.localhost/log2".into(),
+    ];
+    let c = common::ServerProcess::run(&args, &[]);
+    let dom = browse(profile.path(), &format!("{}/", c.base)).await;
+    assert_eq!(
+        hook(&dom, "checkpoint-status", "data-state").as_deref(),
+        Some("fork"),
+        "another log at the same address: {dom}"
     );
 }

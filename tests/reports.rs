@@ -83,6 +83,7 @@ async fn the_report_counts_each_step_of_the_lifecycle_in_its_group() {
 
     let mut incomplete = order(&fra, "rep-4", "fraud");
     incomplete.as_object_mut().unwrap().remove("legal_citation");
+    common::requests::sign(&fra, &mut incomplete);
     let (status, _) = submit(&app, &fra.officer, &incomplete).await;
     assert_eq!(status, 422);
 

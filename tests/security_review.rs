@@ -595,3 +595,48 @@ async fn a_clock_behind_the_last_entry_is_reported_and_never_followed_backwards(
         .unwrap_or_else(|| panic!("no clock_behind_seconds in {metrics}"));
     assert!(behind > 199.0 * 86_400.0, "{behind}");
 }
+
+/// A rejected submission uses nothing up: someone who knows an order's digest (another
+/// authority's officer) or the officer's own failed attempt cannot burn the genuine order (V12
+/// counts requests that were not rejected). And the court signs what the rules judge: an
+/// officer who turns `suspect` or the offence into what the policy wants fails V3.
+#[tokio::test]
+async fn a_rejected_submission_burns_no_order_and_the_rules_judge_only_what_the_court_signed() {
+    let app = common::spawn().await;
+    let c = court(&app).await;
+    let other = court(&app).await;
+    let genuine = order(&c, "burn", "fraud");
+    let mut forged = genuine.clone();
+    forged["order"]["signature"] = json!("ab".repeat(64));
+    let (status, p) = submit(&app, &other.officer, &forged).await;
+    assert_eq!(status, 422, "{p}");
+    let mut tampered = genuine.clone();
+    tampered["targets"][0]["value"] = json!("+33 6 99 99 99 99");
+    let (status, p) = submit(&app, &c.officer, &tampered).await;
+    assert_eq!(status, 422, "{p}");
+    let (status, p) = submit(&app, &c.officer, &genuine).await;
+    assert_eq!(status, 201, "the genuine order after two rejected attempts: {p}");
+    let (status, p) = submit(&app, &c.officer, &genuine).await;
+    assert_eq!(status, 422, "{p}");
+    assert!(failed(&p).contains(&"V12:order.document_sha256".to_string()), "{p}");
+
+    // Signed as not a suspect (the policy requires one), then edited by the officer.
+    let mut b = order(&c, "edited-suspect", "fraud");
+    b["suspect"] = json!(false);
+    common::requests::sign(&c, &mut b);
+    b["suspect"] = json!(true);
+    let (status, p) = submit(&app, &c.officer, &b).await;
+    assert_eq!(status, 422, "{p}");
+    assert_eq!(failed(&p), vec!["V3:order.signature".to_string()], "{p}");
+    let mut b = order(&c, "edited-offence", "fraud");
+    b["offence_category"] = json!("terrorism");
+    let (status, p) = submit(&app, &c.officer, &b).await;
+    assert_eq!(status, 422, "{p}");
+    assert_eq!(failed(&p), vec!["V3:order.signature".to_string()], "{p}");
+    // One spelling of the signature: upper-case hex is not it.
+    let mut b = order(&c, "upper", "fraud");
+    let upper = b["order"]["signature"].as_str().unwrap().to_ascii_uppercase();
+    b["order"]["signature"] = json!(upper);
+    let (status, p) = submit(&app, &c.officer, &b).await;
+    assert_eq!(status, 422, "{p}");
+}

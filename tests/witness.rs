@@ -213,6 +213,19 @@ async fn three_witnesses_cosign_the_log_and_the_checkpoint_served_carries_the_qu
         size_of(n) == newest && cosignatures(n.as_bytes(), &keys).unwrap().len() == 3
     })
     .await;
+    // The public page shows and verifies the three cosignatures, in a real browser.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = common::browser::browse(profile.path(), &app.url("/")).await;
+    assert_eq!(
+        common::browser::hook(&dom, "witness-quorum", "data-state").as_deref(),
+        Some("met"),
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches("data-testid=\"witness\" data-state=\"verified\"").count(),
+        3,
+        "{dom}"
+    );
     // The same note at both addresses; the log's signature still verifies.
     assert_eq!(app.text("/v1/log/checkpoint").await, note);
     app.verifier().await.verify(&note).unwrap();

@@ -2,7 +2,7 @@
 // last one this browser verified (a consistency proof, or a fork or rollback said plainly), and
 // the transparency report's figures, shown with the checkpoint they were computed at.
 
-import { hex, unhex, parseVerifierKey, verifyCheckpoint, verifyConsistency } from "./verify.js";
+import { hex, unhex, parseVerifierKey, parseWitnessKey, verifyCheckpoint, verifyConsistency, verifyCosignature } from "./verify.js";
 
 const numbers = new Intl.NumberFormat(undefined);
 const $ = (id) => document.getElementById(id);
@@ -23,13 +23,15 @@ function status(state, message) {
   el.textContent = message;
 }
 
-const storageKey = (origin) => `disclosure-ledger:checkpoint:${origin}`;
+// Kept per address of this page, with the key: a log that answers here under another key or
+// name is another log, however it calls itself.
+const storageKey = () => `disclosure-ledger:checkpoint:${location.host}`;
 
-/** What this browser verified last, or null. */
-function remembered(origin) {
+/** What this browser verified last at this address, or null. */
+function remembered() {
   try {
-    const v = JSON.parse(localStorage.getItem(storageKey(origin)) ?? "null");
-    return v && Number.isSafeInteger(v.size) && typeof v.root === "string" ? v : null;
+    const v = JSON.parse(localStorage.getItem(storageKey()) ?? "null");
+    return v && Number.isSafeInteger(v.size) && typeof v.root === "string" && typeof v.key === "string" ? v : null;
   } catch {
     return null;
   }
@@ -40,9 +42,9 @@ function remembered(origin) {
  * verified checkpoint and the verifier, or null after saying why not.
  */
 async function checkLog() {
-  let verifier, cp;
+  let verifier, cp, vkey;
   try {
-    const vkey = (await text("/v1/log/key")).trim();
+    vkey = (await text("/v1/log/key")).trim();
     verifier = await parseVerifierKey(vkey);
     $("verifier-key").textContent = `${vkey} (key id ${verifier.idHex})`;
     cp = await verifyCheckpoint(await text("/checkpoint"), verifier);
@@ -53,7 +55,12 @@ async function checkLog() {
   $("origin").textContent = cp.origin;
   $("tree-size").textContent = numbers.format(cp.size);
   $("tree-root").textContent = hex(cp.root);
-  const before = remembered(cp.origin);
+  const before = remembered();
+  if (before && before.key !== vkey) {
+    $("last-seen").textContent = `a log with the key ${before.key}, ${numbers.format(before.size)} entries, at ${before.at} UTC`;
+    status("fork", `Another log answers at this address: its key or name differs from the one this browser verified before (${before.key}). Unless the operator announced a new key, this is not the log you checked.`);
+    return null;
+  }
   if (before) {
     $("last-seen").textContent = `${numbers.format(before.size)} entries, root ${before.root}, at ${before.at} UTC`;
     if (cp.size < before.size) {
@@ -77,7 +84,7 @@ async function checkLog() {
     }
   }
   const at = new Date().toISOString().replace(/\.\d+Z$/, "Z").replace("T", " ");
-  localStorage.setItem(storageKey(cp.origin), JSON.stringify({ size: cp.size, root: hex(cp.root), at }));
+  localStorage.setItem(storageKey(), JSON.stringify({ key: vkey, size: cp.size, root: hex(cp.root), at }));
   status(
     "verified",
     before
@@ -85,6 +92,54 @@ async function checkLog() {
       : "Verified: signed by the log's key. This is the first checkpoint this browser has seen of this log; later visits check that the log only grew.",
   );
   return { cp, verifier };
+}
+
+/**
+ * The witnesses the operator configured, each with its cosignature on the verified checkpoint
+ * verified here, and whether the quorum is met. Witnesses vouch that they saw no other history
+ * of this log; their keys are best pinned out of band too.
+ */
+async function showWitnesses(cp) {
+  let config;
+  try {
+    config = await json("/v1/log/witnesses");
+  } catch {
+    return;
+  }
+  if (!Array.isArray(config.witnesses) || config.witnesses.length === 0) return;
+  $("witnessing").hidden = false;
+  const list = $("witnesses");
+  list.replaceChildren();
+  let valid = 0;
+  for (const vkey of config.witnesses) {
+    const li = document.createElement("li");
+    li.dataset.testid = "witness";
+    let line;
+    try {
+      const w = await parseWitnessKey(vkey);
+      const time = await verifyCosignature(cp.note, w);
+      if (time === null) {
+        li.dataset.state = "missing";
+        line = `${w.name} (key id ${w.idHex}): no valid cosignature on this checkpoint`;
+      } else {
+        valid += 1;
+        li.dataset.state = "verified";
+        line = `${w.name} (key id ${w.idHex}): cosigned at ${new Date(time * 1000).toISOString().replace(".000Z", "Z").replace("T", " ")} UTC, verified`;
+      }
+    } catch (e) {
+      li.dataset.state = "failed";
+      line = `a witness key that cannot be read: ${e.message}`;
+    }
+    li.textContent = line;
+    list.append(li);
+  }
+  const quorum = Number(config.quorum) || 0;
+  const met = valid >= quorum && quorum > 0;
+  $("witness-quorum").dataset.state = quorum === 0 ? "none" : met ? "met" : "not-met";
+  $("witness-quorum").textContent =
+    quorum === 0
+      ? `${valid} of ${config.witnesses.length} witnesses cosigned this checkpoint; the log requires none.`
+      : `${valid} of ${config.witnesses.length} witnesses cosigned this checkpoint; the log requires ${quorum}: ${met ? "quorum met" : "quorum NOT met"}.`;
 }
 
 // ---- Figures ----------------------------------------------------------------------------
@@ -168,7 +223,7 @@ function svg(name, attrs, text) {
 }
 
 /** Bars per quarter, fulfilled requests (solid) beside affected accounts (hatched), labelled. */
-function drawChart(rows) {
+function drawChart(rows, boxId) {
   const perQuarter = new Map();
   for (const r of rows) {
     if (r.span) continue;
@@ -178,7 +233,7 @@ function drawChart(rows) {
     perQuarter.set(r.quarter, q);
   }
   const quarters = [...perQuarter.keys()].sort();
-  const box = $("chart");
+  const box = $(boxId);
   box.replaceChildren();
   if (quarters.length === 0) {
     box.textContent = "No quarterly figures for this selection.";
@@ -187,11 +242,11 @@ function drawChart(rows) {
   const max = Math.max(1, ...quarters.flatMap((q) => [perQuarter.get(q).fulfilled, perQuarter.get(q).affected]));
   const [w, h, left, bottom, top] = [Math.max(320, quarters.length * 56 + 70), 260, 60, 40, 16];
   const plot = h - bottom - top;
-  const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-labelledby": "chart-title chart-desc", class: "chart" });
-  root.append(svg("title", { id: "chart-title" }, "Fulfilled requests and affected accounts per quarter"));
-  root.append(svg("desc", { id: "chart-desc" }, quarters.map((q) => `${q}: ${perQuarter.get(q).fulfilled} fulfilled, ${perQuarter.get(q).affected} accounts`).join("; ")));
+  const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-labelledby": `${boxId}-title ${boxId}-desc`, class: "chart" });
+  root.append(svg("title", { id: `${boxId}-title` }, "Fulfilled requests and affected accounts per quarter"));
+  root.append(svg("desc", { id: `${boxId}-desc` }, quarters.map((q) => `${q}: ${perQuarter.get(q).fulfilled} fulfilled, ${perQuarter.get(q).affected} accounts`).join("; ")));
   const defs = svg("defs", {});
-  const pattern = svg("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
+  const pattern = svg("pattern", { id: `${boxId}-hatch`, width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
   pattern.append(svg("rect", { width: 6, height: 6, class: "hatch-bg" }));
   pattern.append(svg("line", { x1: 0, y1: 0, x2: 0, y2: 6, class: "hatch-line" }));
   defs.append(pattern);
@@ -210,7 +265,7 @@ function drawChart(rows) {
     const ha = (plot * affected) / max;
     const bf = svg("rect", { x, y: top + plot - hf, width: 20, height: hf, class: "bar-fulfilled" });
     bf.append(svg("title", {}, `${q}: ${numbers.format(fulfilled)} fulfilled requests`));
-    const ba = svg("rect", { x: x + 22, y: top + plot - ha, width: 20, height: ha, class: "bar-affected", fill: "url(#hatch)" });
+    const ba = svg("rect", { x: x + 22, y: top + plot - ha, width: 20, height: ha, class: "bar-affected", fill: `url(#${boxId}-hatch)` });
     ba.append(svg("title", {}, `${q}: ${numbers.format(affected)} affected accounts`));
     root.append(bf, ba);
     root.append(svg("text", { x: x + 21, y: h - bottom + 16, class: "axis", "text-anchor": "middle" }, q));
@@ -247,15 +302,25 @@ function query() {
   return p;
 }
 
+let shown = 0;
+
 async function showReport(log) {
   const params = query();
+  const mine = ++shown;
   let report;
   try {
     report = await json(`/v1/reports/transparency?${params}`);
   } catch (e) {
-    $("report-at").textContent = `The report could not be loaded: ${e.message}.`;
+    if (mine !== shown) return;
+    $("report-at").textContent = `The report could not be loaded for this selection (${e.message}); is "to" before "from"?`;
+    fillTable("live", [], ["received", "fulfilled", "rejected", "affected"], "live");
+    fillTable("imported", [], ["fulfilled", "affected"], "imported");
+    drawChart([], "chart-live");
+    drawChart([], "chart-imported");
     return;
   }
+  // A later selection was made while this one loaded: its answer wins.
+  if (mine !== shown) return;
   const csv = new URLSearchParams(params);
   csv.set("format", "csv");
   $("csv").href = `/v1/reports/transparency?${csv}`;
@@ -293,7 +358,8 @@ async function showReport(log) {
   fillTable("imported", imported, ["fulfilled", "affected"], "imported");
   const sources = [...new Set(imported.map((r) => r.source).filter(Boolean))];
   if (sources.length) $("imported-source").textContent = `Figures published by the platform before the ledger existed (source: ${sources.join("; ")}), recorded as imported: the ledger attests when it recorded them, not that they are true.`;
-  drawChart([...live, ...imported]);
+  drawChart(live, "chart-live");
+  drawChart(imported, "chart-imported");
 }
 
 for (const id of ["from", "to"]) {
@@ -303,6 +369,7 @@ for (const id of ["from", "to"]) {
   $(id).append(empty);
 }
 const log = await checkLog();
+if (log) await showWitnesses(log.cp);
 await showReport(log);
 $("filters").addEventListener("change", () => showReport(log));
 $("filters").addEventListener("submit", (e) => e.preventDefault());

@@ -24,7 +24,7 @@ function fromFragment() {
   if (!f) return null;
   const b64 = f.replace(/-/g, "+").replace(/_/g, "/");
   const bytes = Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
 async function check(input) {
@@ -34,7 +34,8 @@ async function check(input) {
   try {
     const parsed = JSON.parse(input);
     receipt = parsed.receipt ?? parsed;
-    if (!Array.isArray(receipt.entries) || typeof receipt.checkpoint !== "string") throw new Error("no entries or checkpoint");
+    if (!receipt || !Array.isArray(receipt.entries) || typeof receipt.checkpoint !== "string") throw new Error("no entries or checkpoint");
+    if (receipt.entries.length === 0) throw new Error("it names no entry, so it proves nothing");
   } catch (e) {
     step(false, `The receipt is not readable: ${e.message}.`);
     return result("failed", "Not verified: the receipt is not readable.");
@@ -51,9 +52,10 @@ async function check(input) {
   }
   let all = true;
   for (const item of receipt.entries) {
-    const index = item.index;
+    const index = item?.index;
     let leaf;
     try {
+      if (!item || typeof item !== "object") throw new Error("not an entry of a receipt");
       if (!Number.isSafeInteger(index) || index < 0) throw new Error("bad index");
       leaf = unhex(item.leaf_hash);
       const r = await fetch(`/v1/log/entries/${index}`, { cache: "no-store" });
@@ -82,10 +84,19 @@ async function check(input) {
 
 $("form").addEventListener("submit", (e) => {
   e.preventDefault();
-  check($("input").value);
+  check($("input").value).catch((err) => result("failed", `Not verified: ${err.message}.`));
 });
-const initial = fromFragment();
+let initial = null;
+try {
+  initial = fromFragment();
+} catch {
+  result("failed", "Not verified: the address's fragment is not the base64url of a receipt.");
+}
 if (initial) {
   $("input").value = initial;
-  await check(initial);
+  try {
+    await check(initial);
+  } catch (e) {
+    result("failed", `Not verified: ${e.message}.`);
+  }
 }

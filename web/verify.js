@@ -159,3 +159,37 @@ export async function verifyConsistency(size1, size2, root1, root2, proof) {
   }
   return sn === 0n && equal(fr, root1) && equal(sr, root2);
 }
+
+/**
+ * A witness's verifier key `<name>+<hex key id>+<base64(0x04 ‖ Ed25519 key)>` (C2SP
+ * tlog-cosignature, cosignature/v1), its key id checked as for the log's key.
+ */
+export async function parseWitnessKey(vkey) {
+  const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim());
+  if (!m) throw new Error("a witness key is name+id+key");
+  const [, name, idHex, keyB64] = m;
+  const raw = unbase64(keyB64);
+  if (raw.length !== 33 || raw[0] !== 0x04) throw new Error("not a cosignature/v1 key");
+  const id = (await sha256(utf8.encode(name + "\n"), raw)).slice(0, 4);
+  if (hex(id) !== idHex) throw new Error("the key id does not match the key");
+  const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
+  return { name, id, idHex, key };
+}
+
+/**
+ * The witness's cosignature on a checkpoint note, verified: its line's blob is
+ * `key id ‖ timestamp (8 bytes, big-endian) ‖ Ed25519 signature` over
+ * `cosignature/v1\ntime <timestamp>\n` followed by the note body. Returns the timestamp
+ * (seconds) of a valid one, or null when the witness has no valid line.
+ */
+export async function verifyCosignature(note, witness) {
+  for (const s of note.signatures) {
+    if (s.name !== witness.name || !equal(s.id, witness.id) || s.sig.length !== 72) continue;
+    const time = new DataView(s.sig.buffer, s.sig.byteOffset, 8).getBigUint64(0);
+    const message = utf8.encode(`cosignature/v1\ntime ${time}\n${note.body}`);
+    if (time > 0n && (await crypto.subtle.verify({ name: "Ed25519" }, witness.key, s.sig.slice(8), message))) {
+      return Number(time);
+    }
+  }
+  return null;
+}

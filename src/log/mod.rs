@@ -8,6 +8,7 @@ pub mod key;
 pub mod proof;
 mod receipt;
 pub mod tiles;
+pub mod witnesses;
 
 pub use embargo::embargo_ends;
 pub use entries::{EmbargoedEntry, EntryPage};

@@ -198,8 +198,8 @@ pub struct NonDisclosure {
 
 /// The order document, by digest, with the issuing authority's detached signature over the
 /// order statement (`disclosure-ledger:order:v2`: this ledger's origin, the issuing authority,
-/// `kid`, `issued_at`, `expires_at`, `document_sha256` and the SHA-256 of the JCS form of
-/// `{data_categories, targets, time_range}`; exact bytes in `docs/API.md`). The key must be
+/// `kid`, `issued_at`, `expires_at`, `document_sha256` and the SHA-256 of the JCS form of the
+/// body without `order` and `emergency`; exact bytes in `docs/API.md`). The key must be
 /// valid and unrevoked both at `issued_at` and when the request is recorded.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,11 +1,11 @@
 //! The order statement: the exact bytes an issuing authority signs for rule V3.
 //!
 //! A signature over the document digest alone (`disclosure-ledger:order:v1`) proved only that
-//! the authority once signed *a* document: nothing bound it to the identifiers and data asked
-//! for, to the dates the officer typed, to the key's holder at a given time, or to this ledger.
-//! An officer could widen the scope, back-date the order before a key's revocation, or replay
-//! an order signed for another platform. Version 2 signs all of that (security review, issue
-//! 16 item 2):
+//! the authority once signed *a* document: nothing bound it to what the request says the order
+//! is (the identifiers and data asked for, the offence, the instrument, the dates), to the key's
+//! holder at a given time, or to this ledger. An officer could widen the scope, change what
+//! the rules judge, back-date the order before a key's revocation, or replay an order signed
+//! for another platform. Version 2 signs all of that (security review, issue 16 item 2):
 //!
 //! ```text
 //! disclosure-ledger:order:v2
@@ -15,17 +15,21 @@
 //! issued_at <issued_at exactly as in the request body>
 //! expires_at <expires_at exactly as in the request body, or "-" when absent>
 //! document_sha256 <64 lowercase hex digits>
-//! scope_sha256 <hex SHA-256 of the RFC 8785 (JCS) form of {"data_categories", "targets", "time_range"}>
+//! scope_sha256 <hex SHA-256 of the RFC 8785 (JCS) form of the request body without order and emergency>
 //! ```
 //!
 //! Each line ends with `\n` (also the last one), UTF-8, no other whitespace. `scope_sha256`
-//! covers the three members exactly as the body holds them (`targets` as `[{kind, value}]`,
-//! an absent member as `null`), so an authority can sign with its own tools: `jq -cS` is not
-//! JCS for every number, but these members hold only strings. Values are taken as sent, never
-//! normalised, so that what is signed is what the officer submitted; a value holding a line
-//! break or another control character cannot be signed unambiguously and fails V3.
+//! covers every member of the request body the court asserts — instrument, judge, file number,
+//! citation, offence and its conditions, targets, categories, time range, non-disclosure, and
+//! the members on their own lines again — that is, the body without `order` (which holds the
+//! signature) and `emergency` (the officer's attestation, not the court's), with members whose
+//! value is `null` left out at any depth. The body holds only strings, booleans, arrays and
+//! objects, so sorting keys and writing compact UTF-8 JSON gives the JCS form, and an authority
+//! can sign with its own tools. Values are taken as sent, never normalised, so that what is
+//! signed is what the officer submitted; a value on its own line holding a line break or
+//! another control character cannot be signed unambiguously and fails V3.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::SubmitRequest;
@@ -40,15 +44,33 @@ pub struct Unsignable {
     pub message: &'static str,
 }
 
-/// `hex(SHA-256(JCS({"data_categories", "targets", "time_range"})))` of a request body.
+/// Members of a request body that are not the court's to sign: `order` holds the signature,
+/// `emergency` is the officer's attestation.
+const NOT_SIGNED: &[&str] = &["order", "emergency"];
+
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// `hex(SHA-256(JCS(body without order and emergency, null members left out)))`.
 pub fn scope_sha256(r: &SubmitRequest) -> String {
-    let scope = json!({
-        "data_categories": r.data_categories,
-        "targets": r.targets.as_ref().map(|t| t.iter().map(|t| json!({"kind": t.kind, "value": t.value})).collect::<Vec<Value>>()),
-        "time_range": r.time_range.as_ref().map(|t| json!({"from": t.from, "to": t.to})),
-    });
-    // Strings, arrays and objects only: canonicalisation cannot fail.
-    let canonical = serde_json_canonicalizer::to_vec(&scope).unwrap_or_default();
+    let mut body = serde_json::to_value(r).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        for name in NOT_SIGNED {
+            map.remove(*name);
+        }
+    }
+    // Strings, booleans, arrays and objects only: canonicalisation cannot fail.
+    let canonical = serde_json_canonicalizer::to_vec(&without_nulls(body)).unwrap_or_default();
     hex::encode(Sha256::digest(canonical))
 }
 
@@ -146,9 +168,25 @@ mod tests {
         let mut b = body();
         b.expires_at = Some("2027-01-01T00:00:00Z".into());
         changes.push(b);
+        let mut b = body();
+        b.suspect = Some(true);
+        changes.push(b);
+        let mut b = body();
+        b.offence_category = Some("terrorism".into());
+        changes.push(b);
+        let mut b = body();
+        b.instrument = Some("court_order".into());
+        changes.push(b);
         for b in changes {
             assert_ne!(statement("o", &b).unwrap(), base);
         }
+        // The officer's emergency attestation is not the court's to sign.
+        let mut b = body();
+        b.emergency = Some(crate::requests::Emergency {
+            justification: Some("threat to life".into()),
+            imminent_harm: Some(true),
+        });
+        assert_eq!(statement("o", &b).unwrap(), base);
         assert_ne!(statement("other", &body()).unwrap(), base);
     }
 

@@ -207,6 +207,9 @@ pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<
         let owners: Vec<String> = requests::table
             .filter(requests::order_sha256.eq(&o.document_sha256))
             .filter(requests::id.ne(amending.clone().unwrap_or_default()))
+            // A rejected submission used nothing: counting it would let anyone who knows an
+            // order's digest (or an officer's own failed attempt) burn the genuine order.
+            .filter(requests::status.ne("rejected"))
             .select(requests::authority_id)
             .load(ctx.conn)
             .map_err(StoreError::from)?;

@@ -67,6 +67,14 @@ fn present(s: &Option<String>) -> bool {
 
 pub(super) fn signature_valid(key: &OrderKey, message: &[u8], signature_hex: &str) -> bool {
     use base64::prelude::*;
+    // One spelling only: 64 bytes as 128 lowercase hex digits.
+    if signature_hex.len() != 128
+        || !signature_hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return false;
+    }
     let Ok(sig) = hex::decode(signature_hex) else {
         return false;
     };
@@ -708,9 +716,11 @@ mod tests {
         f.issuer = Some(court(AuthorityKind::Prosecutor, false, "FRA"));
         r.instrument = Some("production_order".into());
         r.suspect = Some(false);
+        sign(&mut r);
         assert_eq!(rules(&policy("eu-2023-1543"), &r, &f), Vec::<&str>::new());
         r.instrument = Some("court_order".into());
         r.suspect = Some(true);
+        sign(&mut r);
         assert_eq!(rules(&policy("telegram-2024-09"), &r, &f), ["V4"]);
     }
 

@@ -3,6 +3,7 @@
 //! database created on it for this test alone.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod requests;
 
 use std::io::{BufRead, BufReader};
