@@ -36,7 +36,15 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyError> {
         std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
     }
     let key = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key.to_pkcs8_pem(Default::default()).map_err(|e| file_err(path, e))?;
+    // PKCS#8 v1 (RFC 8410 §7: the seed only). The v2 form with the public key inside is what
+    // ed25519-dalek writes by default, and OpenSSL 3.0 and Python's `cryptography` refuse it:
+    // an authority must be able to sign its orders with its own tools.
+    let pem = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(Default::default())
+    .map_err(|e| file_err(path, e))?;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

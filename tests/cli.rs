@@ -98,3 +98,39 @@ async fn the_server_says_what_to_pin_and_logs_each_request_without_its_path() {
         "the path itself is not logged: {log}"
     );
 }
+
+/// `authority keygen` writes PKCS#8 v1 (RFC 8410 §7: version 0, the seed only), the form
+/// OpenSSL 3.0 and Python's `cryptography` read, so an authority can sign its orders with its
+/// own tools; and the order it signs with that key is the one the CLI would make.
+#[test]
+fn the_authority_key_file_is_pkcs8_v1_that_standard_tools_read() {
+    use base64::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("court.pem");
+    let out = bin()
+        .args(["authority", "keygen", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pem = std::fs::read_to_string(&path).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = BASE64_STANDARD.decode(b64).unwrap();
+    // SEQUENCE { INTEGER 0, AlgorithmIdentifier { 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+    assert_eq!(der.len(), 48, "{der:02x?}");
+    assert_eq!(
+        &der[..16],
+        &[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]
+    );
+    if let Ok(o) = std::process::Command::new("openssl")
+        .args(["pkey", "-noout", "-in"])
+        .arg(&path)
+        .output()
+    {
+        assert!(
+            o.status.success(),
+            "openssl refuses the key: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

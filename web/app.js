@@ -5,6 +5,9 @@
 import { hex, unhex, parseVerifierKey, parseWitnessKey, verifyCheckpoint, verifyConsistency, verifyCosignature } from "./verify.js";
 
 const numbers = new Intl.NumberFormat(undefined);
+const compact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
+/** An ISO instant as shown: "2026-11-30 06:10:46 UTC". */
+const utc = (iso) => `${String(iso).replace("T", " ").replace(/(\.\d+)?Z$/, "")} UTC`;
 const $ = (id) => document.getElementById(id);
 
 async function text(path) {
@@ -57,12 +60,12 @@ async function checkLog() {
   $("tree-root").textContent = hex(cp.root);
   const before = remembered();
   if (before && before.key !== vkey) {
-    $("last-seen").textContent = `a log with the key ${before.key}, ${numbers.format(before.size)} entries, at ${before.at} UTC`;
+    $("last-seen").textContent = `a log with the key ${before.key}, ${numbers.format(before.size)} entries, at ${before.at}`;
     status("fork", `Another log answers at this address: its key or name differs from the one this browser verified before (${before.key}). Unless the operator announced a new key, this is not the log you checked.`);
     return null;
   }
   if (before) {
-    $("last-seen").textContent = `${numbers.format(before.size)} entries, root ${before.root}, at ${before.at} UTC`;
+    $("last-seen").textContent = `${numbers.format(before.size)} entries, root ${before.root}, at ${before.at}`;
     if (cp.size < before.size) {
       status("rollback", `Rolled back: this browser verified ${numbers.format(before.size)} entries before, the log now shows ${numbers.format(cp.size)}. A log never shrinks.`);
       return null;
@@ -83,7 +86,7 @@ async function checkLog() {
       return null;
     }
   }
-  const at = new Date().toISOString().replace(/\.\d+Z$/, "Z").replace("T", " ");
+  const at = utc(new Date().toISOString());
   localStorage.setItem(storageKey(), JSON.stringify({ key: vkey, size: cp.size, root: hex(cp.root), at }));
   status(
     "verified",
@@ -124,7 +127,7 @@ async function showWitnesses(cp) {
       } else {
         valid += 1;
         li.dataset.state = "verified";
-        line = `${w.name} (key id ${w.idHex}): cosigned at ${new Date(time * 1000).toISOString().replace(".000Z", "Z").replace("T", " ")} UTC, verified`;
+        line = `${w.name} (key id ${w.idHex}): cosigned at ${utc(new Date(time * 1000).toISOString())}, verified`;
       }
     } catch (e) {
       li.dataset.state = "failed";
@@ -255,7 +258,8 @@ function drawChart(rows, boxId) {
     const v = (max * t) / 4;
     const y = top + plot - (plot * t) / 4;
     root.append(svg("line", { x1: left, x2: w - 8, y1: y, y2: y, class: "grid" }));
-    root.append(svg("text", { x: left - 6, y: y + 4, class: "axis", "text-anchor": "end" }, numbers.format(Math.round(v))));
+    // Compact labels ("1.2M"): the exact figures are in the tables and each bar's title.
+    root.append(svg("text", { x: left - 6, y: y + 4, class: "axis", "text-anchor": "end" }, compact.format(Math.round(v))));
   }
   root.append(svg("text", { x: 12, y: top + plot / 2, class: "axis", transform: `rotate(-90 12 ${top + plot / 2})`, "text-anchor": "middle" }, "count"));
   quarters.forEach((q, i) => {
@@ -307,6 +311,9 @@ let shown = 0;
 async function showReport(log) {
   const params = query();
   const mine = ++shown;
+  const csv = new URLSearchParams(params);
+  csv.set("format", "csv");
+  $("csv").href = `/v1/reports/transparency?${csv}`;
   let report;
   try {
     report = await json(`/v1/reports/transparency?${params}`);
@@ -321,9 +328,6 @@ async function showReport(log) {
   }
   // A later selection was made while this one loaded: its answer wins.
   if (mine !== shown) return;
-  const csv = new URLSearchParams(params);
-  csv.set("format", "csv");
-  $("csv").href = `/v1/reports/transparency?${csv}`;
   const at = report.checkpoint;
   let tie = "";
   if (log) {
@@ -342,7 +346,7 @@ async function showReport(log) {
       }
     }
   }
-  $("report-at").textContent = `Computed from the log's first ${numbers.format(at.size)} entries (root ${at.root})${tie ? `, ${tie}` : ""}; as of ${report.as_of} UTC.`;
+  $("report-at").textContent = `Computed from the log's first ${numbers.format(at.size)} entries (root ${at.root})${tie ? `, ${tie}` : ""}; as of ${utc(report.as_of)}.`;
   const live = liveRows(report);
   const imported = importedRows(report);
   const quarters = new Set([...live, ...imported].filter((r) => !r.span).map((r) => r.quarter));

@@ -52,7 +52,7 @@ async function check(input) {
   }
   let all = true;
   for (const item of receipt.entries) {
-    const index = item?.index;
+    const index = Number.isSafeInteger(item?.index) ? item.index : "?";
     let leaf;
     try {
       if (!item || typeof item !== "object") throw new Error("not an entry of a receipt");
@@ -70,7 +70,8 @@ async function check(input) {
         if (computed !== item.leaf_hash) throw new Error(`its bytes hash to ${computed}, the receipt says ${item.leaf_hash}`);
         step(true, `Entry ${index} (${served.kind}): leaf hash recomputed from its bytes, ${computed}.`);
       }
-      const proof = (item.inclusion_proof ?? []).map(unhex);
+      if (!Array.isArray(item.inclusion_proof)) throw new Error("its inclusion proof is not a list of hashes");
+      const proof = item.inclusion_proof.map(unhex);
       if (!(await verifyInclusion(index, cp.size, leaf, proof, cp.root))) throw new Error("its inclusion proof does not lead to the checkpoint's root");
       step(true, `Entry ${index} is in the signed tree of ${cp.size} entries (inclusion proof of ${proof.length} hashes).`);
     } catch (e) {
