@@ -19,9 +19,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::idempotent_answers;
 use crate::store::{AppendCtx, StoreError};
 

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod reports;
 pub mod requests;
 pub mod retention;
+pub mod state;
 pub mod store;
 pub mod subjects;
 pub mod witness;

@@ -4,9 +4,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 use crate::store::schema::{entries, requests, sealed_details};
 use crate::store::StoreError;
 

@@ -2,10 +2,10 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::ledger::LogVerifier;
+use crate::state::AppState;
 use crate::store::verify::verify_ledger;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -6,10 +6,10 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::{Claims, Role, Verified};
-use crate::app::AppState;
 use crate::authorities::{self, key::decoding_key};
 use crate::error::AppError;
 use crate::ledger::entry::format_time;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct Caller(pub Option<Claims>);

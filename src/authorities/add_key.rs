@@ -7,12 +7,12 @@ use utoipa::ToSchema;
 use super::key::{normalise, thumbprint, KeyAlg};
 use super::load;
 use super::register::AuthorityChanged;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
 use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{schema::authority_keys, NewEntry, StoreError};
 
 #[derive(Debug, Deserialize, ToSchema)]

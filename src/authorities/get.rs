@@ -1,9 +1,9 @@
 use actix_web::{get, web, HttpResponse};
 
 use super::{load, Authority};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 /// One authority with its keys. Officers may read only their own authority.
 #[utoipa::path(

@@ -5,12 +5,12 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{load, Authority, AuthorityKind, STATUS_VERIFIED};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
 use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{schema::authorities, NewEntry};
 
 #[derive(Debug, Deserialize, ToSchema)]

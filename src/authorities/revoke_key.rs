@@ -4,12 +4,12 @@ use serde_json::json;
 
 use super::load;
 use super::register::AuthorityChanged;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::idempotency;
 use crate::ledger::entry::format_time;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{schema::authority_keys, NewEntry, StoreError};
 
 /// Revoke a key from now on; appends `authority.key_revoked`. Tokens and orders it signed are

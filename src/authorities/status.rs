@@ -7,11 +7,11 @@ use serde_json::json;
 
 use super::register::AuthorityChanged;
 use super::{load, STATUS_SUSPENDED, STATUS_VERIFIED};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::idempotency;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{schema::authorities, NewEntry, StoreError};
 
 async fn set_status(

@@ -6,11 +6,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::record::ImportRecord;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::body::{self, MediaType};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::entry::format_time;
+use crate::state::AppState;
 use crate::store::{schema::imports, DbConnection, StoreError};
 
 /// Import rows per INSERT statement on PostgreSQL.

@@ -1,8 +1,8 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::app::AppState;
 use crate::cosigning::store::served;
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 /// The checkpoint served (C2SP tlog-checkpoint in a signed note): with witnesses and a quorum
 /// K, the newest one K witnesses cosigned, its note carrying their cosignature lines (C2SP

@@ -4,10 +4,10 @@ use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::embargo::embargo_ends;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::ledger::{canonical_check::check_entry, entry::leaf_hash, hex_hash};
+use crate::state::AppState;
 use crate::store::queries::{self, StoredEntry};
 
 pub const DEFAULT_LIMIT: u64 = 100;

@@ -1,6 +1,6 @@
 use actix_web::{get, web, HttpResponse};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The log's verifier key, `<name>+<key id>+<base64 key>`: pin it to check checkpoints.
 #[utoipa::path(get, path = "/v1/log/key", tag = "log",

@@ -2,9 +2,9 @@ use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::ledger::{hex_hash, merkle, Hash};
+use crate::state::AppState;
 use crate::store::{queries, with_prefetch, StoreError};
 
 #[derive(Debug, Deserialize, IntoParams)]

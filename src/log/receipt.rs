@@ -1,9 +1,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::ledger::{hex_hash, merkle};
+use crate::state::AppState;
 use crate::store::{Appended, DbHashReader};
 
 /// Proof of a write: the entries it appended and, for each, an inclusion proof against the

@@ -11,10 +11,10 @@
 use actix_web::{get, web, HttpResponse};
 
 use super::embargo::embargo_ends;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::ledger::{entry::leaf_hash, hex_hash};
+use crate::state::AppState;
 use crate::store::{queries, DbHashReader};
 
 const HEIGHT: u8 = 8;

@@ -2,7 +2,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The witnesses this log submits its checkpoints to, and the quorum a served checkpoint
 /// carries (C2SP tlog-witness). A client should pin witness keys it obtained another way; this

@@ -2,8 +2,8 @@
 
 use actix_web::{get, web, HttpResponse};
 
-use crate::app::AppState;
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 use crate::store::queries;
 
 /// Liveness: the process answers.

@@ -3,10 +3,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{adoption, document_sha256};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -2,8 +2,8 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 use crate::store::queries;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,9 +3,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::report::{quarter_start, Audience, Report, Scope};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

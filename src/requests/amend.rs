@@ -4,10 +4,10 @@ use sha2::{Digest, Sha256};
 
 use super::submit::{field_error, record, respond_parts, RequestRecorded, Submission};
 use super::SubmitRequest;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{schema::requests, StoreError};
 
 /// After a reviewer asked for clarification, the officer sends the amended request in full.

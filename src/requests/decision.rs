@@ -5,9 +5,9 @@ use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
 use super::transition::{apply, require_state, Change, Retry};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 /// Reviewer reason codes (DESIGN §3) a rejection may give.
 const REVIEW_REASONS: &[&str] = &["defective_process", "not_proportionate", "no_data", "other"];

@@ -2,11 +2,11 @@ use actix_web::{get, web, HttpResponse};
 use diesel::prelude::*;
 
 use super::RequestView;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::{entry::leaf_hash, hex_hash};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::{entries, requests};
 use crate::store::{DbConnection, StoreError};
 

@@ -3,10 +3,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::{queries, StoreError};
 
 #[derive(Debug, Serialize, ToSchema)]

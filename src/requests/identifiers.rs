@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::{requests, vault};
 use crate::store::{NewEntry, StoreError};
 

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::RequestView;
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::ledger::entry::format_time;
+use crate::state::AppState;
 use crate::store::{schema::requests, StoreError};
 
 /// States in which a request still waits for the platform.

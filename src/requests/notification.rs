@@ -5,9 +5,9 @@ use utoipa::ToSchema;
 
 use super::submit::RequestRecorded;
 use super::transition::{apply, Change, Retry};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

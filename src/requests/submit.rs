@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 
 use super::validate::{validate, AuthorityFacts, Facts, Failure, OrderKey};
 use super::{RequestView, SubmitRequest};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::authorities::{self, key::KeyAlg, STATUS_VERIFIED};
 use crate::error::{AppError, FieldError, Problem};
 use crate::ledger::{commitment, entry::format_time, hex_hash, identifier};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::{authority_keys, requests, vault};
 use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
 

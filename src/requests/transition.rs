@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 
 use super::get::load;
 use super::submit::RequestRecorded;
-use crate::app::AppState;
 use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::{requests, vault};
 use crate::store::{AppendCtx, NewEntry, StoreError};
 

@@ -3,9 +3,9 @@ use serde_json::json;
 
 use super::submit::RequestRecorded;
 use super::transition::{apply, require_state, Change, Retry};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::state::AppState;
 
 /// The requesting officer withdraws the request, any time before disclosure
 /// (`request.withdrawn`).

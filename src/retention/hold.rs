@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::requests;
 use crate::store::{NewEntry, StoreError};
 

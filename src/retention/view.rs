@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use super::due::{due, Due};
 use super::shred::{candidates, policy_retention};
-use crate::app::AppState;
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::ledger::entry::format_time;
+use crate::state::AppState;
 use crate::store::schema::requests;
 use crate::store::{DbConnection, StoreError};
 

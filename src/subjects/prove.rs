@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::ledger::{commitment, entry::leaf_hash, hex_hash, identifier};
 use crate::log::EntryReceipt;
+use crate::state::AppState;
 use crate::store::schema::{entries, requests, sealed_details, vault};
 use crate::store::StoreError;
 

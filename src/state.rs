@@ -1,0 +1,50 @@
+//! What every handler may use, passed explicitly as actix app data (there is no global). It
+//! sits below the handlers: they import it from here, and `app`, which assembles the server,
+//! imports them — no module imports the module that imports it.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::ledger::LogSigner;
+use crate::metrics::Metrics;
+use crate::store::{DbConnection, DbPool, Sequencer, StoreError};
+
+/// Everything a handler may use. Passed explicitly as actix app data; there is no global.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: DbPool,
+    pub sequencer: Sequencer,
+    pub signer: LogSigner,
+    pub tokens: TokenKeys,
+    pub metrics: Arc<Metrics>,
+    /// The transparency report's running tally.
+    pub reports: crate::reports::ReportCache,
+    /// Per-client limit of `POST /v1/subjects/proof`.
+    pub subject_limit: crate::limits::Limiter,
+    /// Per-subject limit of writes and expensive reads (checked once the token is verified).
+    pub subject_rate: crate::limits::Limiter,
+    /// Witnessing: the quorum a served checkpoint needs, and waiting for it.
+    pub cosigning: crate::cosigning::Cosigning,
+    /// Tokens already verified, until they expire (statuses are still read on every call).
+    pub verified_tokens: crate::auth::VerifiedTokens,
+}
+
+impl AppState {
+    /// Runs a read on a pooled connection off the async executor.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await?
+    }
+}
