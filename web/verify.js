@@ -49,20 +49,25 @@ function nodeHash(left, right) {
 }
 
 /**
- * A verifier key `<name>+<hex key id>+<base64(0x01 ‖ Ed25519 public key)>` (C2SP signed-note),
- * its key id checked: the first 4 bytes of SHA-256(name ‖ "\n" ‖ 0x01 ‖ key).
+ * A C2SP signed-note verifier key `<name>+<hex key id>+<base64(type ‖ Ed25519 public key)>` of
+ * signature type `type`, its key id checked: the first 4 bytes of SHA-256(name ‖ "\n" ‖ type ‖
+ * key). The name holds no "+" and the id is hex; the base64 key may hold "+".
  */
-export async function parseVerifierKey(vkey) {
-  // The name holds no "+" and the id is hex; the base64 key may hold "+".
+async function parseKey(vkey, type, what) {
   const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim());
-  if (!m) throw new Error("a verifier key is name+id+key");
+  if (!m) throw new Error(`${what} is name+id+key`);
   const [, name, idHex, keyB64] = m;
   const raw = unbase64(keyB64);
-  if (raw.length !== 33 || raw[0] !== 0x01) throw new Error("not an Ed25519 verifier key");
+  if (raw.length !== 33 || raw[0] !== type) throw new Error(`not ${what} of this type`);
   const id = (await sha256(utf8.encode(name + "\n"), raw)).slice(0, 4);
   if (hex(id) !== idHex) throw new Error("the key id does not match the key");
   const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
   return { name, id, idHex, key };
+}
+
+/** The log's verifier key (Ed25519, type 0x01). */
+export function parseVerifierKey(vkey) {
+  return parseKey(vkey, 0x01, "a verifier key");
 }
 
 /** A signed note: its signed text and its signature lines (C2SP signed-note). */
@@ -160,20 +165,9 @@ export async function verifyConsistency(size1, size2, root1, root2, proof) {
   return sn === 0n && equal(fr, root1) && equal(sr, root2);
 }
 
-/**
- * A witness's verifier key `<name>+<hex key id>+<base64(0x04 ‖ Ed25519 key)>` (C2SP
- * tlog-cosignature, cosignature/v1), its key id checked as for the log's key.
- */
-export async function parseWitnessKey(vkey) {
-  const m = /^([^+\s]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+=*)$/.exec(vkey.trim());
-  if (!m) throw new Error("a witness key is name+id+key");
-  const [, name, idHex, keyB64] = m;
-  const raw = unbase64(keyB64);
-  if (raw.length !== 33 || raw[0] !== 0x04) throw new Error("not a cosignature/v1 key");
-  const id = (await sha256(utf8.encode(name + "\n"), raw)).slice(0, 4);
-  if (hex(id) !== idHex) throw new Error("the key id does not match the key");
-  const key = await crypto.subtle.importKey("raw", raw.slice(1), { name: "Ed25519" }, false, ["verify"]);
-  return { name, id, idHex, key };
+/** A witness's verifier key (C2SP tlog-cosignature, cosignature/v1: type 0x04). */
+export function parseWitnessKey(vkey) {
+  return parseKey(vkey, 0x04, "a witness key");
 }
 
 /**
