@@ -135,6 +135,14 @@ impl Application {
         let mut writer = store::establish(&url)?;
         store::migrate(&mut writer)?;
         let pool = store::pool(&url, 8)?;
+        let replica = match &settings.read_database_url {
+            Some(_) if !store::is_postgres(&url) => return Err(StartError::Config(
+                "--read-database-url needs a PostgreSQL primary (--database-url postgres://…): SQLite has no standby"
+                    .into(),
+            )),
+            Some(read_url) => Some(crate::replica::Replica::new(read_url, 16)?),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let sequencer = Sequencer::start_reconnecting(
             writer,
@@ -187,6 +195,7 @@ impl Application {
             metrics,
             reports: Default::default(),
             verified_tokens: Default::default(),
+            replica,
         });
         let route_table = web::Data::new(crate::methods::Routes::from_openapi(&crate::openapi::api()));
         let server = HttpServer::new(move || {

@@ -15,6 +15,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `postgres://…`, or a SQLite path; `None` means `<data_dir>/ledger.db`.
     pub database_url: Option<String>,
+    /// A PostgreSQL hot standby of `database_url` that answers the ledger's public and auditor
+    /// reads (`--read-database-url`); writes, authentication and authorisation stay on the
+    /// primary.
+    pub read_database_url: Option<String>,
     /// Log origin: first line of every checkpoint and the name of the log key. Also the `aud`
     /// every token must carry and the origin every order statement names: a copy of the ledger
     /// run under another origin (a staging copy restored from production) accepts neither
@@ -53,6 +57,7 @@ impl Settings {
             listen: "127.0.0.1:8080".to_string(),
             data_dir: data_dir.into(),
             database_url: None,
+            read_database_url: None,
             origin: DEFAULT_ORIGIN.to_string(),
             max_token_ttl: Duration::from_secs(3600),
             batch_max: 256,

@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod policy;
+pub mod replica;
 pub mod reports;
 pub mod requests;
 pub mod retention;

@@ -42,6 +42,10 @@ enum Command {
         /// postgres://… or a SQLite path (default: <data-dir>/ledger.db).
         #[arg(long, env = "DATABASE_URL")]
         database_url: Option<String>,
+        /// A PostgreSQL hot standby of the primary (postgres://…) that answers reads of the
+        /// log, reports and request views; a read it has not yet replayed goes to the primary.
+        #[arg(long, env = "READ_DATABASE_URL")]
+        read_database_url: Option<String>,
         /// Most operations per group commit (1 = one commit per operation).
         #[arg(long, env = "BATCH_MAX", default_value_t = 256)]
         batch_max: usize,
@@ -356,6 +360,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             common,
             listen,
             database_url,
+            read_database_url,
             batch_max,
             batch_wait_us,
             policy,
@@ -381,6 +386,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             s.listen = listen;
             s.database_url = database_url;
+            s.read_database_url = read_database_url;
             s.batch_max = batch_max;
             s.batch_wait = Duration::from_micros(batch_wait_us);
             actix_web::rt::System::new().block_on(async move {

@@ -35,6 +35,9 @@ pub struct Metrics {
     witness_lag: Family<WitnessLabel, Gauge>,
     witness_failures: Family<WitnessLabel, Counter>,
     witness_sizes: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Reads that a hot standby may answer, by who answered (label `answered_by`: `replica`,
+    /// `primary_lagging`, `primary_failed`; see `replica::AnsweredBy`).
+    replica_reads: Family<WitnessLabel, Counter>,
 }
 
 type WitnessLabel = Vec<(String, String)>;
@@ -106,7 +109,14 @@ impl Metrics {
             "Requests past their retention and not yet shredded, after the last sweep",
             retention_due.clone(),
         );
+        let replica_reads = Family::<WitnessLabel, Counter>::default();
+        registry.register(
+            "replica_reads",
+            "Reads a hot standby may answer (--read-database-url), by who answered them",
+            replica_reads.clone(),
+        );
         Self {
+            replica_reads,
             retention_due,
             witness_size,
             witness_lag,
@@ -133,6 +143,13 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(witness.to_string(), size);
+    }
+
+    /// A read that a hot standby may answer was answered by `by`.
+    pub fn replica_read(&self, by: crate::replica::AnsweredBy) {
+        self.replica_reads
+            .get_or_create(&vec![("answered_by".to_string(), by.label().to_string())])
+            .inc();
     }
 
     /// A submission to a witness failed.

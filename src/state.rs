@@ -31,6 +31,8 @@ pub struct AppState {
     pub cosigning: crate::cosigning::Cosigning,
     /// Tokens already verified, until they expire (statuses are still read on every call).
     pub verified_tokens: crate::auth::VerifiedTokens,
+    /// A hot standby for reads (`--read-database-url`), when one is configured.
+    pub replica: Option<crate::replica::Replica>,
 }
 
 impl AppState {
@@ -46,5 +48,24 @@ impl AppState {
             f(&mut conn)
         })
         .await?
+    }
+
+    /// Runs a read of the ledger that needs a tree of at least `size` entries, on a hot standby
+    /// when one is configured and has replayed that far (and everything this process has
+    /// committed), otherwise on the primary; see [`crate::replica`]. `f` may run twice (on the
+    /// standby, then on the primary when the standby fails), hence `Clone`. Use it for the
+    /// public and auditor reads — entries, proofs, tiles, checkpoints, reports, request views —
+    /// never for authentication or a write path's reads, which stay on the primary.
+    pub async fn read_at_least<T, F>(&self, size: u64, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Clone + Send + 'static,
+    {
+        let Some(replica) = self.replica.clone() else {
+            return self.read(f).await;
+        };
+        let size = size.max(*self.sequencer.committed().borrow());
+        let (pool, metrics) = (self.pool.clone(), self.metrics.clone());
+        web::block(move || replica.read(&pool, size, &metrics, f)).await?
     }
 }

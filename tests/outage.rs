@@ -7,127 +7,12 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::cluster::Cluster;
 use common::ServerProcess;
 use disclosure_ledger::auth::Role;
 use serde_json::json;
-
-/// A throw-away cluster: initdb, pg_ctl start/stop, removed on drop.
-struct Cluster {
-    bin: std::path::PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-    as_postgres: bool,
-}
-
-impl Cluster {
-    fn pg(&self, tool: &str) -> Command {
-        let path = self.bin.join(tool);
-        if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
-            c
-        } else {
-            Command::new(path)
-        }
-    }
-
-    fn data(&self) -> std::path::PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn new() -> Option<Cluster> {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("bin"))
-            .find(|b| b.join("initdb").exists())?;
-        let root = String::from_utf8(Command::new("id").arg("-u").output().ok()?.stdout)
-            .ok()?
-            .trim()
-            == "0";
-        let dir = tempfile::tempdir().ok()?;
-        if root {
-            Command::new("chown").arg("postgres").arg(dir.path()).status().ok()?;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let c = Cluster {
-            bin,
-            dir,
-            port,
-            as_postgres: root,
-        };
-        let ok = c
-            .pg("initdb")
-            .arg("-D")
-            .arg(c.data())
-            .args(["-U", "ledger", "--auth=trust", "-E", "UTF8"])
-            .output()
-            .ok()?
-            .status
-            .success();
-        assert!(ok, "initdb failed");
-        c.start();
-        Some(c)
-    }
-
-    fn start(&self) {
-        let ok = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .arg("-l")
-            .arg(self.dir.path().join("server.log"))
-            .arg("-w")
-            .arg("-o")
-            .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1",
-                self.port,
-                self.dir.path().display()
-            ))
-            .arg("start")
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "pg_ctl start failed");
-    }
-
-    /// `pg_ctl stop -m immediate`: what a crash or a failover looks like to the ledger.
-    fn crash(&self) {
-        let ok = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "-w", "stop"])
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "pg_ctl stop failed");
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://ledger@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self
-            .pg("pg_ctl")
-            .arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"])
-            .output();
-    }
-}
 
 async fn until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();

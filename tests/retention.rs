@@ -395,6 +395,43 @@ async fn retention_runs_from_the_closing_entry_not_from_any_later_one() {
 }
 
 #[tokio::test]
+async fn verify_names_an_entry_whose_sealed_details_row_was_deleted() {
+    let app = spawn("730d", "90d").await;
+    let c = court(&app).await;
+    let auditor = app.token(Role::Auditor);
+    let (id, _) = disclosed(&app, &c, "deleted-1").await;
+    let h = app.get_json_as(&format!("/v1/requests/{id}/entries"), &auditor).await;
+    let sealing: Vec<u64> = h["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["sealed"].is_null())
+        .map(|e| e["index"].as_u64().unwrap())
+        .collect();
+    assert!(sealing.len() >= 2, "{h}");
+    // The second sealing entry's row goes: the first keeps its row, so the check must name
+    // the very entry, not merely notice that a row is gone.
+    let gone = sealing[1];
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+        diesel::sql_query(format!("DELETE FROM sealed_details WHERE entry_idx = {gone}"))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let verify = app.get_json_as("/v1/audit/verify", &auditor).await;
+    assert_eq!(verify["ok"], false, "{verify}");
+    assert_eq!(verify["failure"]["index"], gone, "{verify}");
+    assert!(
+        verify["failure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sealed details are missing"),
+        "{verify}"
+    );
+}
+
+#[tokio::test]
 async fn verify_tells_a_salt_lost_without_a_shredding_entry_from_one_retention_destroyed() {
     let app = spawn("730d", "90d").await;
     let c = court(&app).await;

@@ -113,6 +113,51 @@ async fn a_truncated_tail_is_named() {
     assert!(out.contains("missing"), "{out}");
 }
 
+/// Every stored tree hash is checked against the tree recomputed from the entries, however it
+/// was read (a whole page at once, or row by row when the page is not whole): changed, deleted
+/// or cut short, the hash is named with the entry that wrote it.
+#[tokio::test]
+async fn a_changed_deleted_or_truncated_stored_tree_hash_is_named() {
+    use disclosure_ledger::ledger::merkle::stored_hash_index;
+    // Entry 5 stores its leaf hash and then the hash of the subtree (4, 5) it completes.
+    let interior = stored_hash_index(0, 5) + 1;
+    let set = |app: &common::TestApp, bytes: Vec<u8>| {
+        diesel::update(schema::tree_hashes::table.filter(schema::tree_hashes::id.eq(interior as i64)))
+            .set(schema::tree_hashes::hash.eq(bytes))
+            .execute(&mut db(app))
+            .unwrap();
+    };
+    let app = ledger().await;
+    set(&app, vec![0; 32]);
+    let out = assert_fails_at(&app, 5, &[]);
+    assert!(
+        out.contains(&format!(
+            "stored tree hash {interior} (completed by entry 5) does not match"
+        )),
+        "{out}"
+    );
+
+    let app = ledger().await;
+    exec(&app, &format!("DELETE FROM tree_hashes WHERE id = {interior}"));
+    let out = assert_fails_at(&app, 5, &[]);
+    assert!(
+        out.contains(&format!(
+            "stored tree hash {interior} (written with entry 5) is missing"
+        )),
+        "{out}"
+    );
+
+    let app = ledger().await;
+    set(&app, vec![0; 31]);
+    let out = assert_fails_at(&app, 5, &[]);
+    assert!(
+        out.contains(&format!(
+            "stored tree hash {interior} (written with entry 5) is missing or not 32 bytes"
+        )),
+        "{out}"
+    );
+}
+
 /// Rewrites entries from `from` on with different content, re-chained and re-hashed so that
 /// every stored hash agrees with the new entries: only a signed checkpoint can tell.
 fn rewrite_tail_as_fork(app: &common::TestApp, from: u64) {

@@ -49,7 +49,7 @@ pub async fn sealed(
         return Err(AppError::not_found("no entry with that index"));
     }
     let row: Option<(Option<Vec<u8>>, String, Option<i64>)> = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             let row: Option<(Option<Vec<u8>>, String, Option<String>)> = sealed_details::table
                 .inner_join(entries::table.on(entries::idx.eq(sealed_details::entry_idx)))
                 .filter(sealed_details::entry_idx.eq(index as i64))

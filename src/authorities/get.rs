@@ -24,6 +24,6 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Strin
     if claims.role == Role::Officer && claims.authority.as_deref() != Some(id.as_str()) {
         return Err(AppError::forbidden("officers may read only their own authority"));
     }
-    let authority = state.read(move |conn| Ok(load(conn, &id)?)).await?;
+    let authority = state.read_at_least(0, move |conn| Ok(load(conn, &id)?)).await?;
     Ok(HttpResponse::Ok().json(authority.ok_or_else(|| AppError::not_found("no authority with that id"))?))
 }

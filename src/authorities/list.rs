@@ -48,7 +48,7 @@ pub async fn list(
         n => n.min(1000) as i64,
     };
     let authorities = state
-        .read(move |conn| Ok(super::store::list(conn, after.as_deref(), limit)?))
+        .read_at_least(0, move |conn| Ok(super::store::list(conn, after.as_deref(), limit)?))
         .await?;
     let next = (authorities.len() as i64 == limit)
         .then(|| authorities.last().map(|a| a.id.clone()))

@@ -28,6 +28,9 @@ pub struct EntryView<'a> {
     pub subject: Option<&'a str>,
     /// RFC 3339 UTC with milliseconds (checked).
     pub time: &'a str,
+    /// The commitment to sealed details, 64 lowercase hex digits (checked), or `None` for
+    /// `null`.
+    pub sealed: Option<&'a str>,
 }
 
 fn not_canonical() -> LedgerError {
@@ -90,9 +93,15 @@ pub fn check_entry(bytes: &[u8]) -> Result<EntryView<'_>, LedgerError> {
     if raw(3).first() != Some(&b'{') {
         return Err(malformed("public must be an object"));
     }
-    if raw(4) != b"null" && !text(4).is_some_and(is_lower_hex64) {
-        return Err(malformed("sealed must be 64 lowercase hex digits or null"));
-    }
+    let sealed = if raw(4) == b"null" {
+        None
+    } else {
+        Some(
+            text(4)
+                .filter(|s| is_lower_hex64(s))
+                .ok_or_else(|| malformed("sealed must be 64 lowercase hex digits or null"))?,
+        )
+    };
     let subject = if raw(5) == b"null" {
         None
     } else {
@@ -110,6 +119,7 @@ pub fn check_entry(bytes: &[u8]) -> Result<EntryView<'_>, LedgerError> {
         kind,
         subject,
         time,
+        sealed,
     })
 }
 

@@ -76,6 +76,7 @@ impl signed_note::Signer for LogSigner {
 }
 
 /// Verifies signed checkpoints against one pinned verifier key.
+#[derive(Clone)]
 pub struct LogVerifier {
     vkey: String,
     origin: String,

@@ -94,7 +94,9 @@ pub async fn list_entries(
     }
     let limit = limit.min(MAX_LIMIT);
     let (rows, size) = state
-        .read(move |conn| Ok((queries::entries_page(conn, start, limit)?, queries::head_size(conn)?)))
+        .read_at_least(0, move |conn| {
+            Ok((queries::entries_page(conn, start, limit)?, queries::head_size(conn)?))
+        })
         .await?;
     // A page is bounded by bytes as well as by count: it ends before the entry that would take
     // it past MAX_PAGE_BYTES (always holding at least one), and `next` says where to go on.
@@ -130,7 +132,9 @@ pub async fn get_entry(
     if index > i64::MAX as u64 {
         return Err(AppError::not_found("no entry with that index"));
     }
-    let row = state.read(move |conn| Ok(queries::entry(conn, index)?)).await?;
+    let row = state
+        .read_at_least(index + 1, move |conn| Ok(queries::entry(conn, index)?))
+        .await?;
     let row = row.ok_or_else(|| AppError::not_found("no entry at that index"))?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")

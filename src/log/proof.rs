@@ -64,8 +64,9 @@ pub async fn inclusion(
     params: web::Query<InclusionParams>,
 ) -> Result<HttpResponse, AppError> {
     let InclusionParams { index, size } = params.into_inner();
+    // Without a size the proof is against the whole tree, which must then hold the index.
     let proof = state
-        .read(move |conn| {
+        .read_at_least(size.unwrap_or(index.saturating_add(1)), move |conn| {
             let tree = queries::head_size(conn)?;
             let size = size.unwrap_or(tree);
             if size > tree {
@@ -121,7 +122,7 @@ pub async fn consistency(
         return Err(AppError::invalid_parameter("from", "from must not exceed to"));
     }
     let proof = state
-        .read(move |conn| {
+        .read_at_least(to, move |conn| {
             let tree = queries::head_size(conn)?;
             if to > tree {
                 return Err(AppError::not_found(format!("size {to} is beyond the tree size {tree}")));

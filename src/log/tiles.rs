@@ -79,8 +79,15 @@ pub async fn tile(
 ) -> Result<HttpResponse, AppError> {
     let (level, n, width) = parse(&path).ok_or_else(|| AppError::bad_request("not a C2SP tile path"))?;
     let full = width == WIDTH;
+    // The tree size the tile needs: (n·256 + width) · 256^L leaves (0 when that overflows: no
+    // tree has it, and any copy answers 404).
+    let needs = n
+        .checked_mul(WIDTH)
+        .and_then(|s| s.checked_add(width))
+        .and_then(|e| e.checked_mul(1u64 << (u32::from(HEIGHT) * u32::from(level.unwrap_or(0)))))
+        .unwrap_or(0);
     let (bytes, stubbed) = state
-        .read(move |conn| {
+        .read_at_least(needs, move |conn| {
             let size = queries::head_size(conn)?;
             let level_shift = u32::from(HEIGHT) * u32::from(level.unwrap_or(0));
             let end = n

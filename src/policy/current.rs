@@ -23,7 +23,9 @@ pub struct CurrentPolicy {
 )]
 #[get("/v1/policies/current")]
 pub async fn current(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let row = state.read(|conn| Ok(queries::current_policy(conn)?)).await?;
+    let row = state
+        .read_at_least(0, |conn| Ok(queries::current_policy(conn)?))
+        .await?;
     let (name, sha256, document) = row.ok_or_else(|| AppError::not_found("no policy has been adopted"))?;
     Ok(HttpResponse::Ok().json(CurrentPolicy { name, sha256, document }))
 }

@@ -114,7 +114,7 @@ pub(super) async fn replay(
 ) -> Result<Option<HttpResponse>, AppError> {
     let (authority, key) = (authority.to_string(), key.to_string());
     let found: Option<(String, String)> = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             Ok(requests::table
                 .filter(
                     requests::authority_id
@@ -134,7 +134,7 @@ pub(super) async fn replay(
         ));
     }
     let (view, failures, leaves) = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             let (view, failures) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
             Ok((view, failures, entry_leaves(conn, &id)?))
         })
@@ -161,7 +161,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Strin
     let id = id.into_inner();
     let viewer = viewer(&claims);
     let found = state
-        .read(move |conn| Ok(load_visible(conn, &id, viewer.as_deref())?))
+        .read_at_least(0, move |conn| Ok(load_visible(conn, &id, viewer.as_deref())?))
         .await?;
     // Not 403 for another authority's request: whether it exists is not an officer's business.
     let (view, _) = found.ok_or_else(|| AppError::not_found("no request with that id"))?;

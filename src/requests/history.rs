@@ -41,7 +41,7 @@ pub async fn history(
     let id = id.into_inner();
     let viewer = super::get::viewer(&claims);
     let (leaves, texts) = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             // The officer's authority is part of the lookup: another authority's request costs
             // what a missing one does, nothing of it is read.
             super::get::load_visible(conn, &id, viewer.as_deref())?

@@ -67,7 +67,7 @@ pub async fn list(
     };
     let own = (claims.role == Role::Officer).then(|| claims.authority.clone().unwrap_or_default());
     let views = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             let mut q = requests::table
                 .select(requests::id)
                 .order(requests::id.asc())

@@ -122,6 +122,6 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
 #[get("/v1/retention")]
 pub async fn view(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
     caller.require(&[Role::Auditor, Role::Admin])?;
-    let status = state.read(|conn| Ok(status(conn)?)).await?;
+    let status = state.read_at_least(0, |conn| Ok(status(conn)?)).await?;
     Ok(HttpResponse::Ok().json(status))
 }

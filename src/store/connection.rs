@@ -104,3 +104,13 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool, StoreError> {
         .build(Manager { url: url.to_string() })
         .map_err(|e| StoreError::Pool(e.to_string()))
 }
+
+/// A pool like [`pool`] that does not wait for its first connections: a database that is down
+/// when the server starts (a hot standby being rebuilt) is only tried when a read needs it.
+pub fn pool_lazy(url: &str, size: u32) -> Result<DbPool, StoreError> {
+    Ok(Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(std::time::Duration::from_millis(500))
+        .build_unchecked(Manager { url: url.to_string() }))
+}

@@ -66,7 +66,8 @@ pub fn verify_ledger(
 ) -> Result<VerifyReport, StoreError> {
     let started = Instant::now();
     let mut tree = MemoryHashes::new();
-    let failure = check_entries(conn, &mut tree, &mut progress)?;
+    let mut sealing = Vec::new();
+    let failure = check_entries(conn, &mut tree, &mut sealing, &mut progress)?;
     let size = tree.size();
     let mut checked_checkpoints = 0;
     let mut shredded = 0;
@@ -80,7 +81,7 @@ pub fn verify_ledger(
                 &tree,
                 &mut checked_checkpoints,
             )?)
-            .or(check_sealed(conn, &mut shredded)?),
+            .or(check_sealed(conn, &sealing, &mut shredded)?),
     };
     Ok(VerifyReport {
         entries: size,
@@ -94,20 +95,25 @@ pub fn verify_ledger(
 /// Every entry that seals details has them, or retention destroyed them: a salt missing without
 /// a `retention.shredded` entry of its request (one that exists, of that kind and subject) is
 /// a failure naming the entry ("missing"), one accounted for is counted in `shredded`.
-fn check_sealed(conn: &mut DbConnection, shredded: &mut u64) -> Result<Option<VerifyFailure>, StoreError> {
+/// `sealing` are the indexes of the entries whose `sealed` is not null, ascending, as the entry
+/// pass read them from the entries' bytes (so no second scan of the entries is needed).
+fn check_sealed(
+    conn: &mut DbConnection,
+    sealing: &[u64],
+    shredded: &mut u64,
+) -> Result<Option<VerifyFailure>, StoreError> {
     use super::schema::{requests, sealed_details};
-    // An entry's canonical bytes hold `"sealed":"<hex>"` exactly when it seals something (a
-    // string value cannot contain that unescaped).
-    let unsealed: Option<i64> = entries::table
-        .left_join(sealed_details::table.on(sealed_details::entry_idx.eq(entries::idx)))
-        .filter(sealed_details::entry_idx.is_null())
-        .filter(entries::canonical.like("%\"sealed\":\"%"))
-        .select(entries::idx)
-        .order(entries::idx.asc())
-        .first(conn)
-        .optional()?;
-    if let Some(i) = unsealed {
-        return Ok(fail(Some(i as u64), "its sealed details are missing".into()));
+    let kept: Vec<i64> = sealed_details::table
+        .select(sealed_details::entry_idx)
+        .order(sealed_details::entry_idx.asc())
+        .load(conn)?;
+    // Both ascending: the first sealing entry with no row is the one to name.
+    let mut rows = kept.iter().map(|&i| i as u64).peekable();
+    for &i in sealing {
+        while rows.next_if(|&r| r < i).is_some() {}
+        if rows.next_if_eq(&i).is_none() {
+            return Ok(fail(Some(i), "its sealed details are missing".into()));
+        }
     }
     let saltless: Vec<(i64, Option<String>)> = sealed_details::table
         .inner_join(entries::table.on(entries::idx.eq(sealed_details::entry_idx)))
@@ -170,6 +176,64 @@ fn read_page(conn: &mut DbConnection, first: u64) -> Result<Page, StoreError> {
         .load(conn)?;
     let lo = merkle::stored_hash_index(0, first);
     let hi = merkle::stored_hash_index(0, first + PAGE);
+    let stored = merkle::stored_hash_index(0, first + rows.len() as u64) - lo;
+    let hashes = match hashes_in_bulk(conn, lo, hi, stored)? {
+        Some(h) => h,
+        None => hashes_by_row(conn, lo, hi)?,
+    };
+    Ok(Page { first, rows, hashes })
+}
+
+/// The stored tree hashes with ids in `[lo, hi)`, read as one value (the page's hashes
+/// concatenated in id order) instead of one row each: a row costs SQLite and diesel more to
+/// step through and decode than its 32 bytes cost to compare. `expected` is how many the page's
+/// entries stored. `None` unless the value is exactly `expected` × 32 bytes; then
+/// [`hashes_by_row`] reads them one by one, so that a missing row is named precisely. (Rows of
+/// wrong lengths that happen to add up shift the hashes after them, which then fail to match:
+/// still a failure, named as a mismatch.)
+fn hashes_in_bulk(
+    conn: &mut DbConnection,
+    lo: u64,
+    hi: u64,
+    expected: u64,
+) -> Result<Option<Vec<Option<Hash>>>, StoreError> {
+    use diesel::sql_types::{BigInt, Binary};
+    #[derive(QueryableByName)]
+    struct Bulk {
+        #[diesel(sql_type = Binary)]
+        hashes: Vec<u8>,
+    }
+    let bulk: Bulk = match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT CAST(coalesce(group_concat(hash, x''), x'') AS BLOB) AS hashes \
+             FROM (SELECT hash FROM tree_hashes WHERE id >= ? AND id < ? ORDER BY id)",
+        )
+        .bind::<BigInt, _>(lo as i64)
+        .bind::<BigInt, _>(hi as i64)
+        .get_result(c)?,
+        DbConnection::Postgresql(c) => diesel::sql_query(
+            "SELECT coalesce(string_agg(hash, ''::bytea ORDER BY id), ''::bytea) AS hashes \
+             FROM tree_hashes WHERE id >= $1 AND id < $2",
+        )
+        .bind::<BigInt, _>(lo as i64)
+        .bind::<BigInt, _>(hi as i64)
+        .get_result(c)?,
+    };
+    if bulk.hashes.len() as u64 != 32 * expected {
+        return Ok(None);
+    }
+    let mut hashes: Vec<Option<Hash>> = bulk
+        .hashes
+        .chunks_exact(32)
+        .map(|c| Some(Hash(c.try_into().expect("32-byte chunk"))))
+        .collect();
+    hashes.resize((hi - lo) as usize, None);
+    Ok(Some(hashes))
+}
+
+/// The stored tree hashes with ids in `[lo, hi)`, one row at a time: `None` where a row is
+/// missing or does not hold 32 bytes.
+fn hashes_by_row(conn: &mut DbConnection, lo: u64, hi: u64) -> Result<Vec<Option<Hash>>, StoreError> {
     let stored: Vec<(i64, Vec<u8>)> = tree_hashes::table
         .select((tree_hashes::id, tree_hashes::hash))
         .filter(tree_hashes::id.ge(lo as i64).and(tree_hashes::id.lt(hi as i64)))
@@ -178,7 +242,7 @@ fn read_page(conn: &mut DbConnection, first: u64) -> Result<Page, StoreError> {
     for (id, bytes) in stored {
         hashes[(id as u64 - lo) as usize] = <[u8; 32]>::try_from(bytes.as_slice()).ok().map(Hash);
     }
-    Ok(Page { first, rows, hashes })
+    Ok(hashes)
 }
 
 /// Lowercase hex to bytes; `check_entry` has already checked the digits.
@@ -206,6 +270,7 @@ struct Checked {
     index: u64,
     prev: Hash,
     leaf: Hash,
+    sealed: bool,
 }
 
 /// Canonical form, member types and leaf hash of each row: independent per entry, so split
@@ -218,6 +283,7 @@ fn check_rows(rows: &[(i64, String)]) -> Vec<Result<Checked, String>> {
             index: view.index,
             prev,
             leaf: leaf_hash(canonical.as_bytes()),
+            sealed: view.sealed.is_some(),
         })
     };
     let threads = std::thread::available_parallelism()
@@ -246,6 +312,7 @@ fn check_rows(rows: &[(i64, String)]) -> Vec<Result<Checked, String>> {
 fn check_entries(
     conn: &mut DbConnection,
     tree: &mut MemoryHashes,
+    sealing: &mut Vec<u64>,
     progress: &mut impl FnMut(u64),
 ) -> Result<Option<VerifyFailure>, StoreError> {
     std::thread::scope(|s| {
@@ -308,8 +375,11 @@ fn check_entries(
                         Some(_) => {
                             return Ok(fail(Some(pos), format!("stored tree hash {id} (completed by entry {pos}) does not match the entries")))
                         }
-                        None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing"))),
+                        None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing or not 32 bytes"))),
                     }
+                }
+                if c.sealed {
+                    sealing.push(pos);
                 }
                 expected_prev = c.leaf;
                 pos += 1;

@@ -88,7 +88,7 @@ pub async fn prove(
         Err(_) if claim.kind == identifier::PHONE_NUMBER && uuid::Uuid::parse_str(&claim.request_id).is_ok() => {
             let id = claim.request_id.to_lowercase();
             let country: Option<String> = state
-                .read(move |conn| {
+                .read_at_least(0, move |conn| {
                     Ok(requests::table
                         .filter(requests::id.eq(&id))
                         .select(requests::country)
@@ -112,7 +112,7 @@ pub async fn prove(
     let id = claim.request_id.to_lowercase();
     let (id2, wanted2) = (id.clone(), wanted.clone());
     let found: Vec<(u64, String, String, String)> = state
-        .read(move |conn| {
+        .read_at_least(0, move |conn| {
             // The commitment first, by index: one lookup that costs the same whether the
             // request does not exist, the nonce is wrong or the identifier is another.
             let owner: Option<String> = vault::table

@@ -1,0 +1,217 @@
+//! Reads through a PostgreSQL hot standby (`serve --read-database-url`), with real parts: a
+//! primary cluster of this test's own, a streaming standby made from it with
+//! `pg_basebackup -R`, and the real server process. The standby answers reads once it has
+//! replayed what they need; while its replay is paused, a read of what only the primary has is
+//! answered by the primary (never a stale or wrong proof); when the standby is down the
+//! primary answers everything. Runs in the PostgreSQL pass of `scripts/test` only.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::cluster::Cluster;
+use common::ServerProcess;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use disclosure_ledger::auth::Role;
+use disclosure_ledger::ledger::{entry::leaf_hash, merkle, parse_hex_hash, LogVerifier, SignedCheckpoint};
+use serde_json::json;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    admin: String,
+    auditor: String,
+}
+
+impl Client {
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path, &self.auditor).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    async fn register(&self, name: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v1/authorities", self.base))
+            .bearer_auth(&self.admin)
+            .json(&json!({ "country": "BEL", "kind": "police", "judicial": false, "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["authority"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Reads by who answered them, from `/metrics`.
+    async fn answered_by(&self, who: &str) -> u64 {
+        let text = self.get("/metrics", &self.admin).await.text().await.unwrap();
+        let wanted = format!("disclosure_ledger_replica_reads_total{{answered_by=\"{who}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&wanted))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0)
+    }
+
+    async fn checkpoint(&self, verifier: &LogVerifier) -> SignedCheckpoint {
+        let r = self.get("/v1/log/checkpoint", &self.auditor).await;
+        assert_eq!(r.status(), 200);
+        verifier.verify(&r.text().await.unwrap()).unwrap()
+    }
+
+    /// Every entry of the tree `cp` is proven included in it, from entries and proofs served,
+    /// and the tree is consistent with the one of size `from`.
+    async fn check_tree(&self, cp: &SignedCheckpoint, from: u64) {
+        for index in 0..cp.size {
+            let r = self.get(&format!("/v1/log/entries/{index}"), &self.auditor).await;
+            assert_eq!(r.status(), 200);
+            let leaf = leaf_hash(&r.bytes().await.unwrap());
+            let p = self
+                .json(&format!("/v1/log/proof/inclusion?index={index}&size={}", cp.size))
+                .await;
+            merkle::check_inclusion(&hashes(&p["proof"]), cp.size, cp.root, index, leaf)
+                .unwrap_or_else(|e| panic!("entry {index} in the tree of {}: {e}", cp.size));
+        }
+        if from > 0 && from < cp.size {
+            let p = self
+                .json(&format!("/v1/log/proof/consistency?from={from}&to={}", cp.size))
+                .await;
+            assert_eq!(p["to"], cp.size);
+        }
+    }
+}
+
+fn hashes(v: &serde_json::Value) -> Vec<merkle::Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// The log size a cluster's copy of `db` holds.
+fn head(url: &str) -> u64 {
+    #[derive(diesel::QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        size: i64,
+    }
+    let mut c = PgConnection::establish(url).unwrap();
+    let rows: Vec<Head> = diesel::sql_query("SELECT size FROM log_head").load(&mut c).unwrap();
+    rows[0].size as u64
+}
+
+fn sql(url: &str, statement: &str) {
+    let mut c = PgConnection::establish(url).unwrap();
+    diesel::sql_query(statement).execute(&mut c).unwrap();
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{what} not within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replayed() {
+    if !common::is_postgres() {
+        return; // the PostgreSQL pass runs it
+    }
+    let Some(primary) = Cluster::new() else {
+        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
+    };
+    let standby = primary.standby();
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        data.path(),
+        &primary.url(),
+        &[
+            ("READ_DATABASE_URL", standby.url().as_str()),
+            ("RATE_LIMIT_PER_SUBJECT", "0"),
+            ("RATE_LIMIT_PER_ADDRESS", "0"),
+        ],
+    );
+    let settings = common::settings_for(data.path(), &primary.url());
+    let (signer, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
+    let verifier = LogVerifier::new(&signer.verifier_key()).unwrap();
+    let mint = |role| tokens.mint(role, "ops", Duration::from_secs(600), None).unwrap();
+    let client = Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
+        base: server.base.clone(),
+        admin: mint(Role::Admin),
+        auditor: mint(Role::Auditor),
+    };
+
+    // 1. The standby replays the writes and answers the reads: every entry proven included in
+    //    the served checkpoint, from entries and proofs the standby served.
+    for n in 0..5 {
+        client.register(&format!("before-{n}")).await;
+    }
+    let cp = client.checkpoint(&verifier).await;
+    until("the standby replays the writes", || head(&standby.url()) >= cp.size).await;
+    client.check_tree(&cp, 1).await;
+    client.json("/v1/reports/transparency").await;
+    let by_replica = client.answered_by("replica").await;
+    assert!(
+        by_replica as u64 >= 2 * cp.size,
+        "the standby answered {by_replica} reads"
+    );
+    assert_eq!(client.answered_by("primary_lagging").await, 0);
+
+    // 2. Replay paused: the standby holds an older tree. A read of what only the primary has —
+    //    the newest checkpoint, a proof at its size, the entry just written, the authority just
+    //    registered — is answered by the primary, right, never from the stale copy.
+    sql(&standby.url(), "SELECT pg_wal_replay_pause()");
+    until("replay pauses", || {
+        #[derive(diesel::QueryableByName)]
+        struct Paused {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            paused: bool,
+        }
+        let mut c = PgConnection::establish(&standby.url()).unwrap();
+        let rows: Vec<Paused> = diesel::sql_query("SELECT pg_get_wal_replay_pause_state() = 'paused' AS paused")
+            .load(&mut c)
+            .unwrap();
+        rows[0].paused
+    })
+    .await;
+    let stale = head(&standby.url());
+    let fresh_id = client.register("while-paused").await;
+    let newer = client.checkpoint(&verifier).await;
+    assert!(newer.size > stale, "the primary moved on ({} > {stale})", newer.size);
+    assert_eq!(head(&standby.url()), stale, "the standby stayed behind");
+    let r = client.get(&format!("/v1/authorities/{fresh_id}"), &client.admin).await;
+    assert_eq!(r.status(), 200, "the write just acknowledged is read back");
+    client.check_tree(&newer, stale).await;
+    assert!(client.answered_by("primary_lagging").await > 0);
+
+    // 3. Replay resumed: the standby catches up and answers again.
+    sql(&standby.url(), "SELECT pg_wal_replay_resume()");
+    until("the standby catches up", || head(&standby.url()) >= newer.size).await;
+    let before = client.answered_by("replica").await;
+    client.check_tree(&newer, 1).await;
+    assert!(client.answered_by("replica").await > before);
+
+    // 4. The standby down: the primary answers every read.
+    standby.crash();
+    client.register("standby-down").await;
+    let last = client.checkpoint(&verifier).await;
+    client.check_tree(&last, newer.size).await;
+    assert!(client.answered_by("primary_failed").await > 0);
+    drop(server);
+}
