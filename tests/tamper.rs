@@ -6,7 +6,8 @@ mod common;
 use std::process::Command;
 
 use diesel::prelude::*;
-use disclosure_ledger::ledger::{entry::GENESIS_PREV, hex_hash, merkle::MemoryHashes, Entry};
+use disclosure_ledger::ledger::{entry::GENESIS_PREV, hex_hash, merkle, merkle::MemoryHashes, Entry};
+use disclosure_ledger::store::hashes::PER_ROW;
 use disclosure_ledger::store::{self, schema};
 
 /// A ledger of 7 entries, each committed in its own batch, so there is a signed checkpoint at
@@ -107,28 +108,26 @@ async fn a_truncated_tail_is_named() {
     exec(&app, "DELETE FROM sealed_details WHERE entry_idx >= 5");
     exec(&app, "DELETE FROM entries WHERE idx >= 5");
     let keep = disclosure_ledger::ledger::merkle::stored_hash_count(5);
-    exec(&app, &format!("DELETE FROM tree_hashes WHERE id >= {keep}"));
+    let stored: Vec<merkle::Hash> = (0..keep).map(|i| stored_hash(&app, i)).collect();
+    exec(&app, "DELETE FROM tree_hash_pages");
+    write_stored_hashes(&app, &stored);
     exec(&app, "UPDATE log_head SET size = 5");
     let out = assert_fails_at(&app, 5, &[]);
     assert!(out.contains("missing"), "{out}");
 }
 
-/// Every stored tree hash is checked against the tree recomputed from the entries, however it
-/// was read (a whole page at once, or row by row when the page is not whole): changed, deleted
-/// or cut short, the hash is named with the entry that wrote it.
+/// Every stored tree hash is checked against the tree recomputed from the entries: changed,
+/// cut off or made malformed behind the ledger's back, the hash is named with the entry that
+/// wrote it.
 #[tokio::test]
-async fn a_changed_deleted_or_truncated_stored_tree_hash_is_named() {
+async fn a_changed_cut_or_malformed_stored_tree_hash_is_named() {
     use disclosure_ledger::ledger::merkle::stored_hash_index;
     // Entry 5 stores its leaf hash and then the hash of the subtree (4, 5) it completes.
     let interior = stored_hash_index(0, 5) + 1;
-    let set = |app: &common::TestApp, bytes: Vec<u8>| {
-        diesel::update(schema::tree_hashes::table.filter(schema::tree_hashes::id.eq(interior as i64)))
-            .set(schema::tree_hashes::hash.eq(bytes))
-            .execute(&mut db(app))
-            .unwrap();
-    };
+    let at = (interior % PER_ROW) as usize * 32;
+
     let app = ledger().await;
-    set(&app, vec![0; 32]);
+    edit_hash_row(&app, interior, |row| row[at] ^= 1);
     let out = assert_fails_at(&app, 5, &[]);
     assert!(
         out.contains(&format!(
@@ -137,8 +136,9 @@ async fn a_changed_deleted_or_truncated_stored_tree_hash_is_named() {
         "{out}"
     );
 
+    // The row ends just before it: that hash and every later one are missing.
     let app = ledger().await;
-    exec(&app, &format!("DELETE FROM tree_hashes WHERE id = {interior}"));
+    edit_hash_row(&app, interior, |row| row.truncate(at));
     let out = assert_fails_at(&app, 5, &[]);
     assert!(
         out.contains(&format!(
@@ -147,13 +147,14 @@ async fn a_changed_deleted_or_truncated_stored_tree_hash_is_named() {
         "{out}"
     );
 
+    // A row that is not whole hashes holds none: the first hash of the row is named.
     let app = ledger().await;
-    set(&app, vec![0; 31]);
-    let out = assert_fails_at(&app, 5, &[]);
+    edit_hash_row(&app, interior, |row| {
+        row.pop();
+    });
+    let out = assert_fails_at(&app, 0, &[]);
     assert!(
-        out.contains(&format!(
-            "stored tree hash {interior} (written with entry 5) is missing or not 32 bytes"
-        )),
+        out.contains("stored tree hash 0 (written with entry 0) is missing or malformed"),
         "{out}"
     );
 }
@@ -185,12 +186,49 @@ fn rewrite_tail_as_fork(app: &common::TestApp, from: u64) {
         prev = hex_hash(&leaf);
         tree.push(leaf).unwrap();
     }
-    for (id, h) in tree.stored().iter().enumerate() {
-        diesel::update(schema::tree_hashes::table.filter(schema::tree_hashes::id.eq(id as i64)))
-            .set(schema::tree_hashes::hash.eq(h.0.to_vec()))
+    exec(app, "DELETE FROM tree_hash_pages");
+    write_stored_hashes(app, tree.stored());
+}
+
+/// The stored tree hash with stored-hash index `i`, from its row.
+fn stored_hash(app: &common::TestApp, i: u64) -> merkle::Hash {
+    let row: Vec<u8> = schema::tree_hash_pages::table
+        .filter(schema::tree_hash_pages::page.eq((i / PER_ROW) as i64))
+        .select(schema::tree_hash_pages::hashes)
+        .first(&mut db(app))
+        .unwrap();
+    let at = (i % PER_ROW) as usize * 32;
+    merkle::Hash(row[at..at + 32].try_into().unwrap())
+}
+
+/// Writes `hashes` as the stored tree hashes from index 0, in rows as the sequencer does.
+fn write_stored_hashes(app: &common::TestApp, hashes: &[merkle::Hash]) {
+    let mut conn = db(app);
+    for (page, run) in hashes.chunks(PER_ROW as usize).enumerate() {
+        diesel::insert_into(schema::tree_hash_pages::table)
+            .values((
+                schema::tree_hash_pages::page.eq(page as i64),
+                schema::tree_hash_pages::hashes.eq(run.iter().flat_map(|h| h.0).collect::<Vec<u8>>()),
+            ))
             .execute(&mut conn)
             .unwrap();
     }
+}
+
+/// Replaces the row holding stored-hash index `i` with `f` applied to its bytes.
+fn edit_hash_row(app: &common::TestApp, i: u64, f: impl FnOnce(&mut Vec<u8>)) {
+    let page = (i / PER_ROW) as i64;
+    let mut conn = db(app);
+    let mut row: Vec<u8> = schema::tree_hash_pages::table
+        .filter(schema::tree_hash_pages::page.eq(page))
+        .select(schema::tree_hash_pages::hashes)
+        .first(&mut conn)
+        .unwrap();
+    f(&mut row);
+    diesel::update(schema::tree_hash_pages::table.filter(schema::tree_hash_pages::page.eq(page)))
+        .set(schema::tree_hash_pages::hashes.eq(row))
+        .execute(&mut conn)
+        .unwrap();
 }
 
 #[tokio::test]

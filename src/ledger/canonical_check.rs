@@ -9,6 +9,7 @@
 //! `\u00xx` in lower case for the other controls, nothing else escaped); integers without
 //! leading zeros, `-0`, fraction or exponent, within ±(2^53 − 1) (I-JSON, RFC 7493 §2.2).
 
+use super::is_lower_hex64;
 use super::LedgerError;
 
 /// The top-level members of an entry, in canonical order (DESIGN §4.1).
@@ -130,10 +131,6 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
     }
     let mut p = Parser { b: bytes, i: 0 };
     p.value(0).is_ok() && p.i == bytes.len()
-}
-
-fn is_lower_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 struct Parser<'a> {

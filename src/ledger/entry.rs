@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::is_lower_hex64;
 use super::{merkle::Hash, LedgerError};
 
 /// The `prev` of entry 0: 64 zeros.
@@ -133,10 +134,6 @@ fn has_float(v: &Value) -> bool {
         Value::Object(o) => o.values().any(has_float),
         _ => false,
     }
-}
-
-fn is_lower_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the one spelling DESIGN §4.1 allows, and a real instant.

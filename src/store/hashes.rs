@@ -1,12 +1,138 @@
-//! Tree hashes read from the `tree_hashes` table, optionally overlaid with hashes computed in
-//! the current batch but not yet written.
+//! The stored tree hashes (every hash `tlog_tiles::stored_hashes` assigns a stored-hash index:
+//! each leaf, then each subtree it completes) and the readers over them.
+//!
+//! They are kept in rows of [`PER_ROW`] consecutive indexes, the row's hashes concatenated in
+//! index order: row `page` holds indexes `PER_ROW·page …`, and only the newest row may be short
+//! (the batch after it completes it). Hashes are written only by the sequencer, under the head
+//! lock, by [`append`]; a hash once written never changes. Reads go by index
+//! ([`read_indexes`], [`read_range`]) and never see more than the row holds: an index beyond
+//! it is simply not stored.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::{schema::tree_hashes, DbConnection};
+use super::{schema::tree_hash_pages, DbConnection, StoreError};
 use crate::ledger::Hash;
+
+/// Stored hashes per row: 32 × 32 bytes = 1 KiB, within one SQLite page and below
+/// PostgreSQL's TOAST threshold, so that rewriting the newest row stays cheap.
+pub const PER_ROW: u64 = 32;
+const ROW_BYTES: usize = (PER_ROW * 32) as usize;
+
+/// The hashes a row holds, by index; a row whose length is not a multiple of 32 bytes holds
+/// none (its hashes count as missing).
+fn unpack(page: i64, bytes: &[u8]) -> impl Iterator<Item = (u64, Hash)> + '_ {
+    let whole = bytes.len() % 32 == 0 && bytes.len() <= ROW_BYTES;
+    bytes
+        .chunks_exact(32)
+        .take(if whole { PER_ROW as usize } else { 0 })
+        .enumerate()
+        .map(move |(k, c)| (page as u64 * PER_ROW + k as u64, Hash(c.try_into().expect("32 bytes"))))
+}
+
+/// The stored hashes among `indexes` (those not stored are absent from the map).
+pub fn read_indexes(conn: &mut DbConnection, indexes: &[u64]) -> Result<HashMap<u64, Hash>, diesel::result::Error> {
+    let mut pages: Vec<i64> = indexes.iter().map(|i| (i / PER_ROW) as i64).collect();
+    pages.sort_unstable();
+    pages.dedup();
+    let rows: Vec<(i64, Vec<u8>)> = tree_hash_pages::table
+        .filter(tree_hash_pages::page.eq_any(&pages))
+        .select((tree_hash_pages::page, tree_hash_pages::hashes))
+        .load(conn)?;
+    Ok(rows.iter().flat_map(|(p, b)| unpack(*p, b)).collect())
+}
+
+/// The stored hashes with indexes in `[lo, hi)`, in order: `None` where none is stored (or its
+/// row is malformed).
+pub fn read_range(conn: &mut DbConnection, lo: u64, hi: u64) -> Result<Vec<Option<Hash>>, diesel::result::Error> {
+    let mut out = vec![None; hi.saturating_sub(lo) as usize];
+    if hi <= lo {
+        return Ok(out);
+    }
+    let rows: Vec<(i64, Vec<u8>)> = tree_hash_pages::table
+        .filter(tree_hash_pages::page.ge((lo / PER_ROW) as i64))
+        .filter(tree_hash_pages::page.le(((hi - 1) / PER_ROW) as i64))
+        .select((tree_hash_pages::page, tree_hash_pages::hashes))
+        .load(conn)?;
+    for (page, bytes) in &rows {
+        for (i, h) in unpack(*page, bytes) {
+            if (lo..hi).contains(&i) {
+                out[(i - lo) as usize] = Some(h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many hashes are stored, as the newest row says (rows before it are taken as whole).
+pub fn stored_count(conn: &mut DbConnection) -> Result<u64, diesel::result::Error> {
+    let newest: Option<(i64, Vec<u8>)> = tree_hash_pages::table
+        .order(tree_hash_pages::page.desc())
+        .select((tree_hash_pages::page, tree_hash_pages::hashes))
+        .first(conn)
+        .optional()?;
+    Ok(newest.map_or(0, |(p, b)| p as u64 * PER_ROW + (b.len() / 32) as u64))
+}
+
+/// Stores `hashes` as the stored hashes from index `first` on, `first` being how many are
+/// stored: completes the newest row and adds rows after it. Called by the sequencer in the
+/// batch transaction, under the head lock. A newest row that does not end exactly at `first`
+/// means the store is not what the head says: [`StoreError::Corrupt`], and the batch fails
+/// rather than sign a tree it cannot serve.
+pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let mut page = (first / PER_ROW) as i64;
+    let filled = (first % PER_ROW) as usize * 32;
+    let mut row: Vec<u8> = Vec::with_capacity(ROW_BYTES);
+    if filled > 0 {
+        let newest: Vec<u8> = tree_hash_pages::table
+            .filter(tree_hash_pages::page.eq(page))
+            .select(tree_hash_pages::hashes)
+            .first(conn)?;
+        if newest.len() != filled {
+            return Err(StoreError::Corrupt(format!(
+                "stored tree hashes end at {} but the log head says {first}",
+                page as u64 * PER_ROW + (newest.len() / 32) as u64
+            )));
+        }
+        row = newest;
+    }
+    let completes_newest = filled > 0;
+    let mut rows: Vec<(i64, Vec<u8>)> = Vec::new();
+    for h in hashes {
+        row.extend_from_slice(&h.0);
+        if row.len() == ROW_BYTES {
+            rows.push((page, std::mem::replace(&mut row, Vec::with_capacity(ROW_BYTES))));
+            page += 1;
+        }
+    }
+    if !row.is_empty() {
+        rows.push((page, row));
+    }
+    let mut rows = rows.as_slice();
+    if completes_newest {
+        let (p, bytes) = &rows[0];
+        diesel::update(tree_hash_pages::table.filter(tree_hash_pages::page.eq(p)))
+            .set(tree_hash_pages::hashes.eq(bytes))
+            .execute(conn)?;
+        rows = &rows[1..];
+    }
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(p, b)| (tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
+        .collect();
+    for chunk in values.chunks(500) {
+        match conn {
+            DbConnection::Postgresql(c) => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c)?,
+            DbConnection::Sqlite(c) => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok(())
+}
 
 /// A `HashReader` over a database connection. Hashes with a stored index at or above
 /// `overlay_start` come from `overlay` (the batch in progress), the rest from the table.
@@ -45,32 +171,21 @@ impl<'a> DbHashReader<'a> {
         self.conn.get_mut()
     }
 
-    fn read_db(&self, ids: &[i64]) -> Result<Vec<(i64, Vec<u8>)>, diesel::result::Error> {
+    fn read_db(&self, indexes: &[u64]) -> Result<HashMap<u64, Hash>, diesel::result::Error> {
         let mut conn = self.conn.borrow_mut();
-        tree_hashes::table
-            .filter(tree_hashes::id.eq_any(ids))
-            .select((tree_hashes::id, tree_hashes::hash))
-            .load::<(i64, Vec<u8>)>(&mut **conn)
+        read_indexes(&mut conn, indexes)
     }
 }
 
 impl tlog_tiles::HashReader for DbHashReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let wanted: Vec<i64> = indexes
-            .iter()
-            .filter(|&&i| i < self.overlay_start)
-            .map(|&i| i as i64)
-            .collect();
-        let mut from_db = std::collections::HashMap::with_capacity(wanted.len());
-        if !wanted.is_empty() {
-            let rows = self
-                .read_db(&wanted)
-                .map_err(|e| tlog_tiles::Error::InvalidInput(format!("reading tree hashes: {e}")))?;
-            for (id, bytes) in rows {
-                let h: [u8; 32] = bytes.try_into().map_err(|_| tlog_tiles::Error::MalformedHash)?;
-                from_db.insert(id as u64, Hash(h));
-            }
-        }
+        let wanted: Vec<u64> = indexes.iter().copied().filter(|&i| i < self.overlay_start).collect();
+        let from_db = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            self.read_db(&wanted)
+                .map_err(|e| tlog_tiles::Error::InvalidInput(format!("reading tree hashes: {e}")))?
+        };
         indexes
             .iter()
             .map(|&i| {
@@ -98,22 +213,14 @@ pub fn with_prefetch<T, E>(
     let Prefetched::Recording(wanted) = recorder else {
         unreachable!()
     };
-    let wanted: Vec<i64> = wanted.into_inner().into_iter().map(|i| i as i64).collect();
-    let rows: Vec<(i64, Vec<u8>)> = tree_hashes::table
-        .filter(tree_hashes::id.eq_any(&wanted))
-        .select((tree_hashes::id, tree_hashes::hash))
-        .load(conn)?;
-    let loaded = rows
-        .into_iter()
-        .filter_map(|(id, bytes)| Some((id as u64, Hash(bytes.try_into().ok()?))))
-        .collect();
+    let loaded = read_indexes(conn, &wanted.into_inner())?;
     Ok(f(&Prefetched::Loaded(loaded)))
 }
 
 /// The two passes of [`with_prefetch`].
 pub enum Prefetched {
     Recording(RefCell<Vec<u64>>),
-    Loaded(std::collections::HashMap<u64, Hash>),
+    Loaded(HashMap<u64, Hash>),
 }
 
 impl tlog_tiles::HashReader for Prefetched {

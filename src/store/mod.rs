@@ -2,7 +2,7 @@
 //! API and the verifier need. Only the sequencer writes ledger tables.
 
 mod connection;
-mod hashes;
+pub mod hashes;
 pub mod queries;
 pub mod schema;
 pub mod sequencer;

@@ -18,9 +18,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    tree_hashes (id) {
-        id -> BigInt,
-        hash -> Binary,
+    tree_hash_pages (page) {
+        page -> BigInt,
+        hashes -> Binary,
     }
 }
 

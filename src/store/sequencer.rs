@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::hashes::DbHashReader;
-use super::schema::{checkpoints, entries, log_head, sealed_details, tree_hashes};
+use super::schema::{checkpoints, entries, log_head, sealed_details};
 use super::{DbConnection, StoreError};
 use crate::ledger::{
     commitment, entry::format_time, entry::GENESIS_PREV, hex_hash, merkle, Entry, Hash, LedgerError, LogSigner,
@@ -517,15 +517,15 @@ fn append_batch(
     let (mut prev, mut last_time) = if start == 0 {
         (GENESIS_PREV.to_string(), String::new())
     } else {
-        let leaf: Vec<u8> = tree_hashes::table
-            .filter(tree_hashes::id.eq(merkle::stored_hash_index(0, start - 1) as i64))
-            .select(tree_hashes::hash)
-            .first(conn)?;
+        let at = merkle::stored_hash_index(0, start - 1);
+        let leaf = super::hashes::read_indexes(conn, &[at])?
+            .remove(&at)
+            .ok_or_else(|| StoreError::Corrupt(format!("the leaf hash of entry {} is not stored", start - 1)))?;
         let time: String = entries::table
             .filter(entries::idx.eq(start as i64 - 1))
             .select(entries::time)
             .first(conn)?;
-        (hex::encode(leaf), time)
+        (hex::encode(leaf.0), time)
     };
     // Entry times never go backwards. A clock behind the last entry (it ran fast once, or was
     // set back) is not followed: the batch keeps the last time, and the lag is logged loudly,
@@ -655,21 +655,9 @@ fn append_batch(
     }
     let size = start + rows.len() as u64;
     let root = merkle::root(size, &reader)?;
-    let hash_rows: Vec<_> = reader
-        .overlay()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            (
-                tree_hashes::id.eq((hash_start + i as u64) as i64),
-                tree_hashes::hash.eq(h.0.to_vec()),
-            )
-        })
-        .collect();
+    let new_hashes = reader.overlay().to_vec();
     let conn = reader.conn();
-    for chunk in hash_rows.chunks(500) {
-        per_backend!(conn, c => diesel::insert_into(tree_hashes::table).values(chunk).execute(c))?;
-    }
+    super::hashes::append(conn, hash_start, &new_hashes)?;
     let checkpoint = signer.sign(size, root)?;
     diesel::insert_into(checkpoints::table)
         .values((

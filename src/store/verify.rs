@@ -11,9 +11,11 @@
 
 use std::time::Instant;
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::Binary;
 
-use super::schema::{entries, tree_hashes};
+use super::schema::entries;
 use super::{queries, DbConnection, StoreError};
 use crate::ledger::{
     canonical_check::check_entry, entry::leaf_hash, hex_hash, merkle, merkle::MemoryHashes, Hash, LogVerifier,
@@ -160,109 +162,32 @@ fn check_sealed(
 /// from `stored_hash_index(0, first)`.
 struct Page {
     first: u64,
-    rows: Vec<(i64, String)>,
+    rows: Vec<(i64, Vec<u8>)>,
     hashes: Vec<Option<Hash>>,
 }
 
 fn read_page(conn: &mut DbConnection, first: u64) -> Result<Page, StoreError> {
-    let rows: Vec<(i64, String)> = entries::table
-        .select((entries::idx, entries::canonical))
-        .filter(
-            entries::idx
-                .ge(first as i64)
-                .and(entries::idx.lt((first + PAGE) as i64)),
-        )
-        .order(entries::idx.asc())
-        .load(conn)?;
+    // The bytes as stored, not a `String`: `check_entry` checks UTF-8 itself, so decoding
+    // them as text first would check every byte twice.
+    let range = entries::idx
+        .ge(first as i64)
+        .and(entries::idx.lt((first + PAGE) as i64));
+    let rows: Vec<(i64, Vec<u8>)> = match conn {
+        DbConnection::Sqlite(c) => entries::table
+            .select((entries::idx, sql::<Binary>("CAST(canonical AS BLOB)")))
+            .filter(range)
+            .order(entries::idx.asc())
+            .load(c)?,
+        DbConnection::Postgresql(c) => entries::table
+            .select((entries::idx, sql::<Binary>("convert_to(canonical, 'UTF8')")))
+            .filter(range)
+            .order(entries::idx.asc())
+            .load(c)?,
+    };
     let lo = merkle::stored_hash_index(0, first);
     let hi = merkle::stored_hash_index(0, first + PAGE);
-    let stored = merkle::stored_hash_index(0, first + rows.len() as u64) - lo;
-    let hashes = match hashes_in_bulk(conn, lo, hi, stored)? {
-        Some(h) => h,
-        None => hashes_by_row(conn, lo, hi)?,
-    };
+    let hashes = super::hashes::read_range(conn, lo, hi)?;
     Ok(Page { first, rows, hashes })
-}
-
-/// The stored tree hashes with ids in `[lo, hi)`, read as one value (the page's hashes
-/// concatenated in id order) instead of one row each: a row costs SQLite and diesel more to
-/// step through and decode than its 32 bytes cost to compare. `expected` is how many the page's
-/// entries stored. `None` unless the value is exactly `expected` × 32 bytes; then
-/// [`hashes_by_row`] reads them one by one, so that a missing row is named precisely. (Rows of
-/// wrong lengths that happen to add up shift the hashes after them, which then fail to match:
-/// still a failure, named as a mismatch.)
-fn hashes_in_bulk(
-    conn: &mut DbConnection,
-    lo: u64,
-    hi: u64,
-    expected: u64,
-) -> Result<Option<Vec<Option<Hash>>>, StoreError> {
-    use diesel::sql_types::{BigInt, Binary};
-    #[derive(QueryableByName)]
-    struct Bulk {
-        #[diesel(sql_type = Binary)]
-        hashes: Vec<u8>,
-    }
-    let bulk: Bulk = match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(
-            "SELECT CAST(coalesce(group_concat(hash, x''), x'') AS BLOB) AS hashes \
-             FROM (SELECT hash FROM tree_hashes WHERE id >= ? AND id < ? ORDER BY id)",
-        )
-        .bind::<BigInt, _>(lo as i64)
-        .bind::<BigInt, _>(hi as i64)
-        .get_result(c)?,
-        DbConnection::Postgresql(c) => diesel::sql_query(
-            "SELECT coalesce(string_agg(hash, ''::bytea ORDER BY id), ''::bytea) AS hashes \
-             FROM tree_hashes WHERE id >= $1 AND id < $2",
-        )
-        .bind::<BigInt, _>(lo as i64)
-        .bind::<BigInt, _>(hi as i64)
-        .get_result(c)?,
-    };
-    if bulk.hashes.len() as u64 != 32 * expected {
-        return Ok(None);
-    }
-    let mut hashes: Vec<Option<Hash>> = bulk
-        .hashes
-        .chunks_exact(32)
-        .map(|c| Some(Hash(c.try_into().expect("32-byte chunk"))))
-        .collect();
-    hashes.resize((hi - lo) as usize, None);
-    Ok(Some(hashes))
-}
-
-/// The stored tree hashes with ids in `[lo, hi)`, one row at a time: `None` where a row is
-/// missing or does not hold 32 bytes.
-fn hashes_by_row(conn: &mut DbConnection, lo: u64, hi: u64) -> Result<Vec<Option<Hash>>, StoreError> {
-    let stored: Vec<(i64, Vec<u8>)> = tree_hashes::table
-        .select((tree_hashes::id, tree_hashes::hash))
-        .filter(tree_hashes::id.ge(lo as i64).and(tree_hashes::id.lt(hi as i64)))
-        .load(conn)?;
-    let mut hashes = vec![None; (hi - lo) as usize];
-    for (id, bytes) in stored {
-        hashes[(id as u64 - lo) as usize] = <[u8; 32]>::try_from(bytes.as_slice()).ok().map(Hash);
-    }
-    Ok(hashes)
-}
-
-/// Lowercase hex to bytes; `check_entry` has already checked the digits.
-fn decode_hash(s: &str) -> Option<Hash> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (nibble(b[2 * i])? << 4) | nibble(b[2 * i + 1])?;
-    }
-    Some(Hash(out))
 }
 
 /// What the parallel part of the entry pass learns of one row.
@@ -275,14 +200,14 @@ struct Checked {
 
 /// Canonical form, member types and leaf hash of each row: independent per entry, so split
 /// across the machine's cores. The chain and tree checks that follow are sequential.
-fn check_rows(rows: &[(i64, String)]) -> Vec<Result<Checked, String>> {
-    let one = |(_, canonical): &(i64, String)| -> Result<Checked, String> {
-        let view = check_entry(canonical.as_bytes()).map_err(|e| e.to_string())?;
-        let prev = decode_hash(view.prev).ok_or("prev is not 64 hex digits")?;
+fn check_rows(rows: &[(i64, Vec<u8>)]) -> Vec<Result<Checked, String>> {
+    let one = |(_, canonical): &(i64, Vec<u8>)| -> Result<Checked, String> {
+        let view = check_entry(canonical).map_err(|e| e.to_string())?;
+        let prev = crate::ledger::decode_lower_hex64(view.prev).ok_or("prev is not 64 hex digits")?;
         Ok(Checked {
             index: view.index,
             prev,
-            leaf: leaf_hash(canonical.as_bytes()),
+            leaf: leaf_hash(canonical),
             sealed: view.sealed.is_some(),
         })
     };
@@ -306,9 +231,9 @@ fn check_rows(rows: &[(i64, String)]) -> Vec<Result<Checked, String>> {
     })
 }
 
-/// The entry pass. A reader thread fetches the next page from the database while this one
-/// checks the current page; within a page, rows are checked on all cores (`check_rows`), then
-/// chained and added to the tree in order.
+/// The entry pass, a pipeline of three threads a page apart: a reader fetches pages from the
+/// database, a checker checks each page's rows on all cores (`check_rows`), and this thread
+/// chains them and adds them to the tree in order.
 fn check_entries(
     conn: &mut DbConnection,
     tree: &mut MemoryHashes,
@@ -328,12 +253,26 @@ fn check_entries(
                 first += PAGE;
             }
         });
+        // The per-row checks of a page run (on all cores) while this thread chains and hashes
+        // the page before it: three stages, each a page apart.
+        let (checked_tx, checked_rx) = std::sync::mpsc::sync_channel::<Result<(Page, Vec<_>), StoreError>>(1);
+        s.spawn(move || {
+            for page in rx {
+                let checked = page.map(|p| {
+                    let c = check_rows(&p.rows);
+                    (p, c)
+                });
+                if checked_tx.send(checked).is_err() {
+                    return;
+                }
+            }
+        });
         let mut expected_prev = Hash(GENESIS_PREV_BYTES);
         let mut pos: u64 = 0;
-        for page in rx {
-            let page = page?;
+        for page in checked_rx {
+            let (page, checked_rows) = page?;
             let hash_base = merkle::stored_hash_index(0, page.first);
-            for ((idx, _), checked) in page.rows.iter().zip(check_rows(&page.rows)) {
+            for ((idx, _), checked) in page.rows.iter().zip(checked_rows) {
                 if *idx as u64 != pos {
                     return Ok(fail(
                         Some(pos),
@@ -375,7 +314,7 @@ fn check_entries(
                         Some(_) => {
                             return Ok(fail(Some(pos), format!("stored tree hash {id} (completed by entry {pos}) does not match the entries")))
                         }
-                        None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing or not 32 bytes"))),
+                        None => return Ok(fail(Some(pos), format!("stored tree hash {id} (written with entry {pos}) is missing or malformed"))),
                     }
                 }
                 if c.sealed {
@@ -407,11 +346,7 @@ fn check_tail(conn: &mut DbConnection, tree: &MemoryHashes) -> Result<Option<Ver
         ));
     }
     let expected = merkle::stored_hash_count(size);
-    let beyond: i64 = tree_hashes::table
-        .filter(tree_hashes::id.ge(expected as i64))
-        .count()
-        .get_result(conn)?;
-    if beyond > 0 {
+    if super::hashes::stored_count(conn)? > expected {
         return Ok(fail(
             Some(size),
             format!("tree hashes exist beyond the {size} stored entries: the tail was truncated"),
