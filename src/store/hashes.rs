@@ -24,7 +24,7 @@ const ROW_BYTES: usize = (PER_ROW * 32) as usize;
 /// The hashes a row holds, by index; a row whose length is not a multiple of 32 bytes holds
 /// none (its hashes count as missing).
 fn unpack(page: i64, bytes: &[u8]) -> impl Iterator<Item = (u64, Hash)> + '_ {
-    let whole = bytes.len() % 32 == 0 && bytes.len() <= ROW_BYTES;
+    let whole = bytes.len().is_multiple_of(32) && bytes.len() <= ROW_BYTES;
     bytes
         .chunks_exact(32)
         .take(if whole { PER_ROW as usize } else { 0 })
