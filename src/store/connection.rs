@@ -114,3 +114,29 @@ pub fn pool_lazy(url: &str, size: u32) -> Result<DbPool, StoreError> {
         .connection_timeout(std::time::Duration::from_millis(500))
         .build_unchecked(Manager { url: url.to_string() }))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// `.cargo/config.toml` builds the bundled SQLite with the query planner stability
+    /// guarantee: otherwise every statement with `LIMIT ?` is re-prepared at each execution.
+    #[test]
+    fn the_bundled_sqlite_keeps_its_query_plans_whatever_is_bound() {
+        let mut conn = super::establish(":memory:").unwrap();
+        let super::DbConnection::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options").load(c).unwrap();
+        assert!(
+            options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+            "SQLite was built without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS in .cargo/config.toml)"
+        );
+    }
+}
