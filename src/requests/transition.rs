@@ -79,6 +79,16 @@ enum Applied {
 }
 
 /// What a transition changes, and the entry that records it.
+/// The columns of `requests` a transition may set; `None` leaves a column as it is.
+#[derive(diesel::AsChangeset)]
+#[diesel(table_name = requests)]
+struct RequestChanges<'a> {
+    status: Option<&'a str>,
+    approved_categories: Option<String>,
+    first_approver: Option<&'a str>,
+    notification: Option<&'a str>,
+}
+
 pub(super) struct Change {
     pub status: Option<&'static str>,
     pub approved_categories: Option<Vec<String>>,
@@ -173,6 +183,7 @@ where
                 Option<String>,
                 String,
                 Option<String>,
+                Option<i64>,
             );
             let row: Option<Row> = requests::table
                 .filter(requests::id.eq(&op_id))
@@ -185,6 +196,7 @@ where
                     requests::approved_categories,
                     requests::notification,
                     requests::first_approver,
+                    requests::shredded_entry,
                 ))
                 .first(ctx.conn)
                 .optional()
@@ -218,12 +230,7 @@ where
             }
             // After retention nothing more is recorded of a request: a notification "sent"
             // once the nonce is destroyed would claim what the user can no longer check.
-            let shredded: Option<i64> = requests::table
-                .filter(requests::id.eq(&op_id))
-                .select(requests::shredded_entry)
-                .first(ctx.conn)
-                .map_err(StoreError::from)?;
-            if let Some(n) = shredded {
+            if let Some(n) = row.8 {
                 return Err(AppError::gone(format!(
                     "the request's data was destroyed at the end of retention by entry {n}; nothing more can be recorded of it"
                 )));
@@ -253,28 +260,26 @@ where
                     .map_err(StoreError::from)?,
             };
             let change = decide(&current)?;
-            let target = requests::table.filter(requests::id.eq(&op_id));
-            if let Some(status) = change.status {
-                diesel::update(target)
-                    .set(requests::status.eq(status))
-                    .execute(ctx.conn)
-                    .map_err(StoreError::from)?;
-            }
-            if let Some(approved) = &change.approved_categories {
-                diesel::update(target)
-                    .set(requests::approved_categories.eq(serde_json::to_string(approved).map_err(AppError::internal)?))
-                    .execute(ctx.conn)
-                    .map_err(StoreError::from)?;
-            }
-            if let Some(reviewer) = &change.first_approver {
-                diesel::update(target)
-                    .set(requests::first_approver.eq(reviewer))
-                    .execute(ctx.conn)
-                    .map_err(StoreError::from)?;
-            }
-            if let Some(n) = change.notification {
-                diesel::update(target)
-                    .set(requests::notification.eq(n))
+            // One UPDATE for whatever the transition changes: under the head lock every
+            // statement is a round trip on PostgreSQL.
+            let changes = RequestChanges {
+                status: change.status,
+                approved_categories: change
+                    .approved_categories
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(AppError::internal)?,
+                first_approver: change.first_approver.as_deref(),
+                notification: change.notification,
+            };
+            if changes.status.is_some()
+                || changes.approved_categories.is_some()
+                || changes.first_approver.is_some()
+                || changes.notification.is_some()
+            {
+                diesel::update(requests::table.filter(requests::id.eq(&op_id)))
+                    .set(&changes)
                     .execute(ctx.conn)
                     .map_err(StoreError::from)?;
             }

@@ -212,7 +212,7 @@ impl Sequencer {
     }
 
     fn start_with(
-        conn: DbConnection,
+        mut conn: DbConnection,
         url: Option<String>,
         queue_max: usize,
         signer: LogSigner,
@@ -223,7 +223,10 @@ impl Sequencer {
         let writable = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (tx, rx) = mpsc::sync_channel::<Box<dyn Job>>(queue_max.max(1));
         let clock_behind_ms = Arc::new(std::sync::atomic::AtomicI64::new(0));
-        let (committed_tx, committed) = tokio::sync::watch::channel(0);
+        // The size already committed (by an earlier run or another process) is where this
+        // process starts: a read it sends to a hot standby needs at least that much.
+        let head = super::queries::head_size(&mut conn).unwrap_or(0);
+        let (committed_tx, committed) = tokio::sync::watch::channel(head);
         let writer = Writer {
             committed: committed_tx,
             conn: Some(conn),
@@ -255,7 +258,7 @@ impl Sequencer {
         }
     }
 
-    /// Changes after each commit of this process, to the new tree size.
+    /// The tree size at start, then after each commit of this process the new tree size.
     pub fn committed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.committed.clone()
     }
