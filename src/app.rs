@@ -140,7 +140,7 @@ impl Application {
                 "--read-database-url needs a PostgreSQL primary (--database-url postgres://…): SQLite has no standby"
                     .into(),
             )),
-            Some(read_url) => Some(crate::replica::Replica::new(read_url, 16)?),
+            Some(read_url) => Some(crate::replica::Replica::new(read_url, 16, &mut writer)?),
             None => None,
         };
         let metrics = Arc::new(Metrics::new());

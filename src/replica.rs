@@ -16,15 +16,23 @@
 //!
 //! Authentication, authorisation, idempotency and every read on a write path stay on the
 //! primary (`AppState::read`): a revoked key or a suspended authority acts at once.
+//!
+//! The URL must name a standby *of this primary*: every new connection is checked to be in the
+//! same PostgreSQL cluster (the system identifier a physical standby shares with its primary)
+//! and database, and every read that it is still in recovery. A misconfigured URL (another
+//! ledger, another database) or a standby promoted to a primary of its own — whose history may
+//! go its own way from here on — answers nothing; the primary does.
 
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
-use diesel::Connection;
+use diesel::r2d2::CustomizeConnection;
+use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
 
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::store::{queries, DbConnection, DbPool, StoreError};
+use crate::store::{DbConnection, DbPool, StoreError};
 
 /// How long a read waits for a lagging standby before the primary answers it.
 pub const LAG_WAIT: Duration = Duration::from_millis(250);
@@ -66,17 +74,19 @@ enum Attempt<T> {
 }
 
 impl Replica {
-    /// A pool of `size` connections to the standby at `url` (PostgreSQL only: SQLite has no
-    /// standby). Connections are opened lazily, so a standby that is down at start only means
-    /// the primary answers until it is up.
-    pub fn new(url: &str, size: u32) -> Result<Self, StoreError> {
+    /// A pool of `size` connections to the standby at `url` of the primary `primary` (PostgreSQL
+    /// only: SQLite has no standby). Connections are opened lazily, so a standby that is down at
+    /// start only means the primary answers until it is up; each one is checked to belong to the
+    /// primary's cluster and database before it is used.
+    pub fn new(url: &str, size: u32, primary: &mut DbConnection) -> Result<Self, StoreError> {
         if !crate::store::is_postgres(url) {
             return Err(StoreError::Io(
                 "--read-database-url must name a PostgreSQL hot standby (postgres://…)".into(),
             ));
         }
+        let ours = identity(primary)?;
         Ok(Self {
-            pool: crate::store::pool_lazy(url, size)?,
+            pool: crate::store::pool_lazy(url, size, Box::new(SameCluster(ours)))?,
         })
     }
 
@@ -123,9 +133,13 @@ impl Replica {
         // Always rolled back (it only reads): the outcome leaves the transaction as its error.
         let rolled_back = conn.transaction::<(), Leave<T>, _>(|c| {
             c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-            let outcome = match queries::head_size(c) {
+            let outcome = match standby_head(c) {
                 Err(e) => Attempt::Failed(e.to_string()),
-                Ok(head) if head < size => Attempt::Behind(head),
+                Ok(Head { standby: false, .. }) => Attempt::Failed(
+                    "the read database is not in recovery: it is no standby (promoted?), its history may differ from the primary's"
+                        .into(),
+                ),
+                Ok(Head { size: head, .. }) if (head as u64) < size => Attempt::Behind(head as u64),
                 // A server error from the standby (a query cancelled by replay, a lost
                 // connection) is the standby's failure: the primary is asked. A client error
                 // (not found, bad size) is the answer, the same as the primary's for that size.
@@ -153,5 +167,65 @@ enum Leave<T> {
 impl<T> From<diesel::result::Error> for Leave<T> {
     fn from(e: diesel::result::Error) -> Self {
         Leave::Database(e)
+    }
+}
+
+/// The standby's log head, and whether it is still replaying (a standby at all).
+#[derive(QueryableByName)]
+struct Head {
+    #[diesel(sql_type = BigInt)]
+    size: i64,
+    #[diesel(sql_type = Bool)]
+    standby: bool,
+}
+
+fn standby_head(conn: &mut DbConnection) -> Result<Head, diesel::result::Error> {
+    match conn {
+        DbConnection::Postgresql(c) => {
+            diesel::sql_query("SELECT size, pg_is_in_recovery() AS standby FROM log_head WHERE id = 1").get_result(c)
+        }
+        DbConnection::Sqlite(_) => Err(diesel::result::Error::NotFound),
+    }
+}
+
+/// Which PostgreSQL cluster and database a connection is in: a physical standby has its
+/// primary's system identifier (`pg_control_system()`), which no other cluster has.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Identity {
+    #[diesel(sql_type = BigInt)]
+    system_identifier: i64,
+    #[diesel(sql_type = Text)]
+    database: String,
+}
+
+fn identity(conn: &mut DbConnection) -> Result<Identity, StoreError> {
+    match conn {
+        DbConnection::Postgresql(c) => Ok(diesel::sql_query(
+            "SELECT system_identifier::bigint AS system_identifier, current_database()::text AS database \
+             FROM pg_control_system()",
+        )
+        .get_result(c)?),
+        DbConnection::Sqlite(_) => Err(StoreError::Io(
+            "--read-database-url needs a PostgreSQL primary: SQLite has no standby".into(),
+        )),
+    }
+}
+
+/// Refuses a connection that is not to the primary's cluster and database.
+#[derive(Debug)]
+struct SameCluster(Identity);
+
+impl CustomizeConnection<DbConnection, StoreError> for SameCluster {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        let theirs = identity(conn)?;
+        if theirs != self.0 {
+            let e = StoreError::Io(format!(
+                "--read-database-url is not a standby of the primary: cluster {} database {} (the primary: cluster {} database {})",
+                theirs.system_identifier, theirs.database, self.0.system_identifier, self.0.database
+            ));
+            log::error!("{e}");
+            return Err(e);
+        }
+        Ok(())
     }
 }

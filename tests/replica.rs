@@ -215,3 +215,84 @@ async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replay
     assert!(client.answered_by("primary_failed").await > 0);
     drop(server);
 }
+
+/// A read database that is not a standby of this primary answers nothing, whatever its log
+/// head says: another cluster (a misconfigured URL, another ledger with a longer log), or this
+/// primary's standby once promoted, whose history may from then on differ.
+#[tokio::test]
+async fn a_read_database_that_is_not_a_standby_of_the_primary_answers_nothing() {
+    if !common::is_postgres() {
+        return; // the PostgreSQL pass runs it
+    }
+    let Some(primary) = Cluster::new() else {
+        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
+    };
+    let standby = primary.standby();
+    let Some(other) = Cluster::new() else { unreachable!() };
+    // The other cluster holds a ledger of its own, longer than the primary's will be.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let other_ledger = ServerProcess::start(dir.path(), &other.url());
+        let settings = common::settings_for(dir.path(), &other.url());
+        let (_, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
+        let client = Client {
+            http: reqwest::Client::new(),
+            base: other_ledger.base.clone(),
+            admin: tokens.mint(Role::Admin, "ops", Duration::from_secs(600), None).unwrap(),
+            auditor: String::new(),
+        };
+        for n in 0..20 {
+            client.register(&format!("elsewhere-{n}")).await;
+        }
+    }
+
+    for (what, read_url) in [("another cluster", other.url()), ("a promoted standby", standby.url())] {
+        if what == "a promoted standby" {
+            until("the standby replays the primary's ledger", || {
+                PgConnection::establish(&standby.url())
+                    .ok()
+                    .and_then(|mut c| {
+                        #[derive(diesel::QueryableByName)]
+                        struct N {
+                            #[diesel(sql_type = diesel::sql_types::BigInt)]
+                            n: i64,
+                        }
+                        diesel::sql_query("SELECT count(*) AS n FROM log_head")
+                            .get_result::<N>(&mut c)
+                            .ok()
+                    })
+                    .is_some_and(|r| r.n == 1)
+            })
+            .await;
+            standby.promote();
+            // Once promoted it takes writes of its own: a head far beyond the primary's.
+            sql(&standby.url(), "UPDATE log_head SET size = size + 1000");
+        }
+        let data = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start_with(
+            data.path(),
+            &primary.url(),
+            &[
+                ("READ_DATABASE_URL", read_url.as_str()),
+                ("RATE_LIMIT_PER_SUBJECT", "0"),
+                ("RATE_LIMIT_PER_ADDRESS", "0"),
+            ],
+        );
+        let settings = common::settings_for(data.path(), &primary.url());
+        let (signer, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
+        let verifier = LogVerifier::new(&signer.verifier_key()).unwrap();
+        let mint = |role| tokens.mint(role, "ops", Duration::from_secs(600), None).unwrap();
+        let client = Client {
+            http: reqwest::Client::new(),
+            base: server.base.clone(),
+            admin: mint(Role::Admin),
+            auditor: mint(Role::Auditor),
+        };
+        client.register(&format!("with {what}")).await;
+        let cp = client.checkpoint(&verifier).await;
+        client.check_tree(&cp, 1).await;
+        assert_eq!(client.answered_by("replica").await, 0, "{what} answered");
+        assert!(client.answered_by("primary_failed").await > 0, "{what}");
+        drop(server);
+    }
+}

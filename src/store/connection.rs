@@ -107,11 +107,17 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool, StoreError> {
 
 /// A pool like [`pool`] that does not wait for its first connections: a database that is down
 /// when the server starts (a hot standby being rebuilt) is only tried when a read needs it.
-pub fn pool_lazy(url: &str, size: u32) -> Result<DbPool, StoreError> {
+/// `check` runs on every new connection before it is used, and may refuse it.
+pub fn pool_lazy(
+    url: &str,
+    size: u32,
+    check: Box<dyn diesel::r2d2::CustomizeConnection<DbConnection, StoreError>>,
+) -> Result<DbPool, StoreError> {
     Ok(Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
         .connection_timeout(std::time::Duration::from_millis(500))
+        .connection_customizer(check)
         .build_unchecked(Manager { url: url.to_string() }))
 }
 

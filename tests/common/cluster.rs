@@ -158,4 +158,18 @@ impl Cluster {
         c.start();
         c
     }
+
+    /// `pg_ctl promote`: a standby becomes a primary of its own, its history free to diverge.
+    pub fn promote(&self) {
+        let ok = self
+            .pg("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-w", "promote"])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "pg_ctl promote failed");
+    }
 }
