@@ -234,9 +234,10 @@ async fn a_log_that_forks_or_rolls_back_after_the_browser_verified_it_is_flagged
         .port();
     let listen = format!("127.0.0.1:{port}");
     let profile = tempfile::tempdir().unwrap();
-    let start = |dir: &Path| {
+    // A server on the one address, over a new database in `dir`, with `extra` arguments.
+    let start_with = |dir: &Path, extra: &[&str]| {
         let url = common::fresh_database_url(dir);
-        let args: Vec<std::ffi::OsString> = vec![
+        let mut args: Vec<std::ffi::OsString> = vec![
             "serve".into(),
             "--listen".into(),
             listen.clone().into(),
@@ -245,7 +246,17 @@ async fn a_log_that_forks_or_rolls_back_after_the_browser_verified_it_is_flagged
             "--data-dir".into(),
             dir.into(),
         ];
+        args.extend(extra.iter().map(Into::into));
         common::ServerProcess::run(&args, &[])
+    };
+    let start = |dir: &Path| start_with(dir, &[]);
+    // What the page, in the one browser profile, says of the log at `base`.
+    let seen = |base: String| {
+        let profile = profile.path().to_path_buf();
+        async move {
+            let dom = browse(&profile, &format!("{base}/")).await;
+            (hook(&dom, "checkpoint-status", "data-state"), dom)
+        }
     };
     let register = |base: String, dir: PathBuf, n: usize| async move {
         let settings = disclosure_ledger::config::Settings::new(&dir);
@@ -268,19 +279,11 @@ async fn a_log_that_forks_or_rolls_back_after_the_browser_verified_it_is_flagged
     let first = tempfile::tempdir().unwrap();
     let a = start(first.path());
     register(a.base.clone(), first.path().to_path_buf(), 4).await;
-    let dom = browse(profile.path(), &format!("{}/", a.base)).await;
-    assert_eq!(
-        hook(&dom, "checkpoint-status", "data-state").as_deref(),
-        Some("verified"),
-        "{dom}"
-    );
+    let (state, dom) = seen(a.base.clone()).await;
+    assert_eq!(state.as_deref(), Some("verified"), "{dom}");
     register(a.base.clone(), first.path().to_path_buf(), 2).await;
-    let dom = browse(profile.path(), &format!("{}/", a.base)).await;
-    assert_eq!(
-        hook(&dom, "checkpoint-status", "data-state").as_deref(),
-        Some("verified"),
-        "grown: {dom}"
-    );
+    let (state, dom) = seen(a.base.clone()).await;
+    assert_eq!(state.as_deref(), Some("verified"), "grown: {dom}");
     a.kill();
 
     // Same log key, another history: shorter (a rollback), then longer (a fork).
@@ -291,40 +294,16 @@ async fn a_log_that_forks_or_rolls_back_after_the_browser_verified_it_is_flagged
     )
     .unwrap();
     let b = start(second.path());
-    let dom = browse(profile.path(), &format!("{}/", b.base)).await;
-    assert_eq!(
-        hook(&dom, "checkpoint-status", "data-state").as_deref(),
-        Some("rollback"),
-        "{dom}"
-    );
+    let (state, dom) = seen(b.base.clone()).await;
+    assert_eq!(state.as_deref(), Some("rollback"), "{dom}");
     register(b.base.clone(), second.path().to_path_buf(), 9).await;
-    let dom = browse(profile.path(), &format!("{}/", b.base)).await;
-    assert_eq!(
-        hook(&dom, "checkpoint-status", "data-state").as_deref(),
-        Some("fork"),
-        "{dom}"
-    );
+    let (state, dom) = seen(b.base.clone()).await;
+    assert_eq!(state.as_deref(), Some("fork"), "{dom}");
     b.kill();
 
     // Another key under another name at the same address is another log, not a first visit.
     let third = tempfile::tempdir().unwrap();
-    let url = common::fresh_database_url(third.path());
-    let args: Vec<std::ffi::OsString> = vec![
-        "serve".into(),
-        "--listen".into(),
-        listen.clone().into(),
-        "--database-url".into(),
-        url.into(),
-        "--data-dir".into(),
-        third.path().into(),
-        "--origin".into(),
-        "disclosure-ledger.localhost/log2".into(),
-    ];
-    let c = common::ServerProcess::run(&args, &[]);
-    let dom = browse(profile.path(), &format!("{}/", c.base)).await;
-    assert_eq!(
-        hook(&dom, "checkpoint-status", "data-state").as_deref(),
-        Some("fork"),
-        "another log at the same address: {dom}"
-    );
+    let c = start_with(third.path(), &["--origin", "disclosure-ledger.localhost/log2"]);
+    let (state, dom) = seen(c.base.clone()).await;
+    assert_eq!(state.as_deref(), Some("fork"), "another log at the same address: {dom}");
 }
