@@ -281,16 +281,9 @@ fn keep(shared: &Shared, body: &Value, id: &str, step: u8) {
 // ---- Setup and the final check --------------------------------------------------------------
 
 async fn setup(shared: &Shared, data_dir: &Path) -> (Authority, String) {
-    let mut settings = disclosure_ledger::config::Settings::new(data_dir);
-    settings.origin = disclosure_ledger::config::DEFAULT_ORIGIN.into();
-    let (_, tokens) = disclosure_ledger::app::existing_instance_keys(&settings).unwrap();
     use disclosure_ledger::auth::Role;
-    let admin = tokens
-        .mint(Role::Admin, "crash-admin", Duration::from_secs(3600), None)
-        .unwrap();
-    let reviewer = tokens
-        .mint(Role::Reviewer, "crash-reviewer", Duration::from_secs(3600), None)
-        .unwrap();
+    let admin = support::token(data_dir, Role::Admin, "crash-admin");
+    let reviewer = support::token(data_dir, Role::Reviewer, "crash-reviewer");
     let (status, body) = post(
         shared,
         "/v1/authorities",
@@ -317,7 +310,7 @@ async fn setup(shared: &Shared, data_dir: &Path) -> (Authority, String) {
         .unwrap()
         .to_string();
     let now = jsonwebtoken::get_current_timestamp();
-    let claims = json!({ "iss": id, "sub": "officer-crash", "aud": settings.origin, "iat": now, "exp": now + 3600, "role": "officer" });
+    let claims = json!({ "iss": id, "sub": "officer-crash", "aud": disclosure_ledger::config::DEFAULT_ORIGIN, "iat": now, "exp": now + 3600, "role": "officer" });
     use ed25519_dalek::pkcs8::EncodePrivateKey;
     let der = key.to_pkcs8_der().unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
@@ -570,16 +563,7 @@ async fn main() {
         t.await.unwrap();
     }
 
-    let settings = disclosure_ledger::config::Settings::new(dir.path());
-    let (_, tokens) = disclosure_ledger::app::existing_instance_keys(&settings).unwrap();
-    let auditor = tokens
-        .mint(
-            disclosure_ledger::auth::Role::Auditor,
-            "crash-auditor",
-            Duration::from_secs(600),
-            None,
-        )
-        .unwrap();
+    let auditor = support::token(dir.path(), disclosure_ledger::auth::Role::Auditor, "crash-auditor");
     let base = shared.base.read().unwrap().clone();
     let entries = all_entries(&shared.http, &base, &auditor).await;
     let base = shared.base.read().unwrap().clone();

@@ -478,14 +478,10 @@ async fn main() {
         .text()
         .await
         .unwrap();
-    let mut settings = disclosure_ledger::config::Settings::new(&data_dir);
-    settings.origin = disclosure_ledger::config::DEFAULT_ORIGIN.into();
-    let (_, tokens) = disclosure_ledger::app::existing_instance_keys(&settings).expect("the server's keys");
     use disclosure_ledger::auth::Role;
-    let hour = Duration::from_secs(3600);
-    let admin = tokens.mint(Role::Admin, "load-admin", hour, None).unwrap();
-    let reviewer = tokens.mint(Role::Reviewer, "load-reviewer", hour, None).unwrap();
-    let auditor = tokens.mint(Role::Auditor, "load-auditor", hour, None).unwrap();
+    let admin = support::token(&data_dir, Role::Admin, "load-admin");
+    let reviewer = support::token(&data_dir, Role::Reviewer, "load-reviewer");
+    let auditor = support::token(&data_dir, Role::Auditor, "load-auditor");
 
     let countries: Vec<String> = volume.keys().cloned().collect();
     let started = Instant::now();

@@ -214,3 +214,14 @@ pub fn rss_parts_kb(pid: u32) -> (u64, u64) {
     };
     (field("RssAnon:"), field("RssFile:"))
 }
+
+/// A ledger-signed token for `role`, valid for an hour, minted with the token key the server
+/// keeps in `data_dir` (the harnesses run the server under the default log origin).
+pub fn token(data_dir: &Path, role: disclosure_ledger::auth::Role, sub: &str) -> String {
+    let mut settings = disclosure_ledger::config::Settings::new(data_dir);
+    settings.origin = disclosure_ledger::config::DEFAULT_ORIGIN.into();
+    let (_, tokens) = disclosure_ledger::app::existing_instance_keys(&settings).expect("the server's keys");
+    tokens
+        .mint(role, sub, std::time::Duration::from_secs(3600), None)
+        .expect("mint a token")
+}
