@@ -50,6 +50,23 @@ impl AppState {
         .await?
     }
 
+    /// Runs a read of the checkpoint served (and of what is computed at it): like
+    /// [`Self::read_at_least`], except with a witness quorum. Cosignatures are stored after the
+    /// entries they cover, so a standby that has replayed the entries may still lack the
+    /// cosignatures of a checkpoint this process already served, and would serve an older one —
+    /// a rollback to any client that saw the newer. With a quorum the primary answers.
+    pub async fn read_served<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Clone + Send + 'static,
+    {
+        if self.cosigning.quorum > 0 {
+            self.read(f).await
+        } else {
+            self.read_at_least(0, f).await
+        }
+    }
+
     /// Runs a read of the ledger that needs a tree of at least `size` entries, on a hot standby
     /// when one is configured and has replayed that far (and everything this process has
     /// committed), otherwise on the primary; see [`crate::replica`]. `f` may run twice (on the

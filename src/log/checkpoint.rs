@@ -20,7 +20,7 @@ pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, AppE
 /// The served note, answered as text and never cached.
 pub(super) async fn latest(state: &AppState) -> Result<HttpResponse, AppError> {
     let quorum = state.cosigning.quorum;
-    let latest = state.read_at_least(0, move |conn| Ok(served(conn, quorum)?)).await?;
+    let latest = state.read_served(move |conn| Ok(served(conn, quorum)?)).await?;
     let note = latest
         .ok_or_else(|| {
             AppError::not_found("no checkpoint has been signed (and, with witnesses, cosigned by the quorum) yet")

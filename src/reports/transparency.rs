@@ -84,7 +84,7 @@ pub async fn transparency(
     let started = std::time::Instant::now();
     let st = state.clone();
     let report = state
-        .read_at_least(0, move |conn| {
+        .read_served(move |conn| {
             Ok(st.reports.with_latest(conn, st.cosigning.quorum, |tally, cp| {
                 Report::build(tally, cp, audience, scope)
             })?)
