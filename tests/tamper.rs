@@ -159,6 +159,42 @@ async fn a_changed_cut_or_malformed_stored_tree_hash_is_named() {
     );
 }
 
+/// A row of tree hashes outside the tree — after the last (even empty: it would stop the writer
+/// from adding that row), before the first, or far away where `page × 32` overflows — or a
+/// last row longer than the entries wrote, is tampering: nothing the entries explain.
+#[tokio::test]
+async fn tree_hash_rows_outside_the_tree_are_named() {
+    let count = disclosure_ledger::ledger::merkle::stored_hash_count(7);
+    let last = ((count - 1) / PER_ROW) as i64;
+    let row0 = stored_hash(&ledger().await, 0).0.to_vec();
+    for (page, bytes) in [
+        (last + 1, Vec::new()),
+        (last + 1, row0.clone()),
+        (-1, row0.clone()),
+        (1 << 59, Vec::new()),
+        (1 << 62, vec![0; 1024]),
+    ] {
+        let app = ledger().await;
+        diesel::insert_into(schema::tree_hash_pages::table)
+            .values((
+                schema::tree_hash_pages::page.eq(page),
+                schema::tree_hash_pages::hashes.eq(bytes.clone()),
+            ))
+            .execute(&mut db(&app))
+            .unwrap();
+        let out = assert_fails_at(&app, 7, &[]);
+        assert!(
+            out.contains("outside the tree"),
+            "row {page} of {} bytes: {out}",
+            bytes.len()
+        );
+    }
+    let app = ledger().await;
+    edit_hash_row(&app, count - 1, |row| row.extend_from_slice(&[7; 32]));
+    let out = assert_fails_at(&app, 7, &[]);
+    assert!(out.contains("go beyond what the 7 stored entries wrote"), "{out}");
+}
+
 /// Rewrites entries from `from` on with different content, re-chained and re-hashed so that
 /// every stored hash agrees with the new entries: only a signed checkpoint can tell.
 fn rewrite_tail_as_fork(app: &common::TestApp, from: u64) {

@@ -66,14 +66,28 @@ pub fn read_range(conn: &mut DbConnection, lo: u64, hi: u64) -> Result<Vec<Optio
     Ok(out)
 }
 
-/// How many hashes are stored, as the newest row says (rows before it are taken as whole).
-pub fn stored_count(conn: &mut DbConnection) -> Result<u64, diesel::result::Error> {
-    let newest: Option<(i64, Vec<u8>)> = tree_hash_pages::table
-        .order(tree_hash_pages::page.desc())
-        .select((tree_hash_pages::page, tree_hash_pages::hashes))
+/// Whether any row holds more than the first `count` stored hashes: a row before index 0 or
+/// after the one holding index `count − 1`, or that row holding more (an empty row counts: it
+/// would stop the writer from adding that row). `count` is what the entries stored.
+pub fn rows_beyond(conn: &mut DbConnection, count: u64) -> Result<bool, diesel::result::Error> {
+    // The row holding the last stored hash, and how many bytes it holds; -1 when none.
+    let (last, last_bytes) = match count {
+        0 => (-1i64, 0usize),
+        n => (((n - 1) / PER_ROW) as i64, (((n - 1) % PER_ROW) + 1) as usize * 32),
+    };
+    let outside: i64 = tree_hash_pages::table
+        .filter(tree_hash_pages::page.lt(0).or(tree_hash_pages::page.gt(last)))
+        .count()
+        .get_result(conn)?;
+    if outside > 0 {
+        return Ok(true);
+    }
+    let newest: Option<Vec<u8>> = tree_hash_pages::table
+        .filter(tree_hash_pages::page.eq(last))
+        .select(tree_hash_pages::hashes)
         .first(conn)
         .optional()?;
-    Ok(newest.map_or(0, |(p, b)| p as u64 * PER_ROW + (b.len() / 32) as u64))
+    Ok(newest.is_some_and(|b| b.len() > last_bytes))
 }
 
 /// Stores `hashes` as the stored hashes from index `first` on, `first` being how many are

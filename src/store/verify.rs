@@ -308,7 +308,7 @@ fn check_entries(
                         Some(_) if k == 0 => {
                             return Ok(fail(
                                 Some(pos),
-                                format!("entry {pos}: its content does not match its stored leaf hash (changed after it was written)"),
+                                format!("entry {pos}: its leaf hash recomputed from its bytes does not match the stored one: the entry or its stored hash was changed after it was written"),
                             ))
                         }
                         Some(_) => {
@@ -346,10 +346,10 @@ fn check_tail(conn: &mut DbConnection, tree: &MemoryHashes) -> Result<Option<Ver
         ));
     }
     let expected = merkle::stored_hash_count(size);
-    if super::hashes::stored_count(conn)? > expected {
+    if super::hashes::rows_beyond(conn, expected)? {
         return Ok(fail(
             Some(size),
-            format!("tree hashes exist beyond the {size} stored entries: the tail was truncated"),
+            format!("stored tree hashes go beyond what the {size} stored entries wrote, or a row lies outside the tree: entries were truncated, or hashes added"),
         ));
     }
     Ok(None)
