@@ -36,13 +36,37 @@ use crate::store::{DbConnection, DbPool, StoreError};
 
 /// How long a read waits for a lagging standby before the primary answers it.
 pub const LAG_WAIT: Duration = Duration::from_millis(250);
+/// After a read waited [`LAG_WAIT`] in vain, reads that need more than the standby had go
+/// straight to the primary for this long: a standby that lags for good (a replay delay, a
+/// pause) costs one wait per period, not one per read.
+const LAGGING_FOR: Duration = Duration::from_secs(1);
+/// After the standby failed, it is not tried for this long, doubling up to [`MAX_BACKOFF`]: a
+/// standby that is down costs one connection timeout per period, not one per read.
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a lagging standby's head is read again while waiting.
 const POLL: Duration = Duration::from_millis(10);
 
-/// A hot standby's connection pool.
+/// A hot standby's connection pool, and what reads have learnt of it.
 #[derive(Clone)]
 pub struct Replica {
     pool: DbPool,
+    health: std::sync::Arc<std::sync::Mutex<Health>>,
+}
+
+/// Shared by every read of this process.
+#[derive(Debug)]
+struct Health {
+    /// The primary's head after the newest read it answered: that answer may have shown a
+    /// client (a checkpoint, a proof) a tree this large, so no later read may show less.
+    primary_seen: u64,
+    /// The standby's head when it was last read.
+    standby_head: u64,
+    /// Reads needing more than `standby_head` go to the primary without waiting until then.
+    lagging_until: Option<Instant>,
+    /// The standby is not tried until then, after a failure.
+    failed_until: Option<Instant>,
+    backoff: Duration,
 }
 
 /// Who answered a read, as the `answered_by` label of `disclosure_ledger_replica_reads`.
@@ -68,7 +92,8 @@ impl AnsweredBy {
 
 /// What one attempt on the standby gave.
 enum Attempt<T> {
-    Answered(Result<T, AppError>),
+    /// With the standby's head.
+    Answered(Result<T, AppError>, u64),
     Behind(u64),
     Failed(String),
 }
@@ -87,39 +112,95 @@ impl Replica {
         let ours = identity(primary)?;
         Ok(Self {
             pool: crate::store::pool_lazy(url, size, Box::new(SameCluster(ours)))?,
+            health: std::sync::Arc::new(std::sync::Mutex::new(Health {
+                primary_seen: 0,
+                standby_head: 0,
+                lagging_until: None,
+                failed_until: None,
+                backoff: MIN_BACKOFF,
+            })),
         })
     }
 
-    /// Runs `f` on the standby once it holds at least `size` entries, or on `primary`. Blocking:
-    /// call it on the blocking pool.
+    /// Runs `f` on the standby once it holds at least `size` entries (and whatever the
+    /// primary showed in an earlier answer), or on `primary`. Blocking: call it on the blocking
+    /// pool.
     pub fn read<T, F>(&self, primary: &DbPool, size: u64, metrics: &Metrics, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Clone,
     {
-        let deadline = Instant::now() + LAG_WAIT;
-        let answered_by = loop {
-            match self.attempt(size, f.clone()) {
-                Attempt::Answered(r) => {
-                    metrics.replica_read(AnsweredBy::Replica);
-                    return r;
-                }
-                Attempt::Behind(head) if Instant::now() + POLL < deadline => {
-                    log::debug!("standby at size {head}, the read needs {size}: waiting");
-                    std::thread::sleep(POLL);
-                }
-                Attempt::Behind(head) => {
-                    log::debug!("standby still at size {head}, the read needs {size}: the primary answers");
-                    break AnsweredBy::PrimaryLagging;
-                }
-                Attempt::Failed(why) => {
-                    log::warn!("the standby could not answer a read, the primary does: {why}");
-                    break AnsweredBy::PrimaryFailed;
-                }
-            }
+        let answered_by = self.try_standby(size, metrics, f.clone());
+        let answered_by = match answered_by {
+            Ok(r) => return r,
+            Err(by) => by,
         };
         metrics.replica_read(answered_by);
         let mut conn = primary.get().map_err(StoreError::from)?;
-        f(&mut conn)
+        let r = f(&mut conn);
+        // Read after `f`: the head then is at least what `f` saw.
+        if let Ok(head) = crate::store::queries::head_size(&mut conn) {
+            let mut h = self.health();
+            h.primary_seen = h.primary_seen.max(head);
+        }
+        r
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The standby's answer, or who must answer instead.
+    fn try_standby<T, F>(&self, size: u64, metrics: &Metrics, f: F) -> Result<Result<T, AppError>, AnsweredBy>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Clone,
+    {
+        let now = Instant::now();
+        let size = {
+            let h = self.health();
+            let size = size.max(h.primary_seen);
+            if h.failed_until.is_some_and(|t| now < t) {
+                return Err(AnsweredBy::PrimaryFailed);
+            }
+            if h.lagging_until.is_some_and(|t| now < t) && size > h.standby_head {
+                return Err(AnsweredBy::PrimaryLagging);
+            }
+            size
+        };
+        let deadline = now + LAG_WAIT;
+        loop {
+            match self.attempt(size, f.clone()) {
+                Attempt::Answered(r, head) => {
+                    let mut h = self.health();
+                    h.standby_head = head;
+                    h.backoff = MIN_BACKOFF;
+                    h.failed_until = None;
+                    drop(h);
+                    metrics.replica_read(AnsweredBy::Replica);
+                    return Ok(r);
+                }
+                Attempt::Behind(head) => {
+                    self.health().standby_head = head;
+                    if Instant::now() + POLL < deadline {
+                        log::debug!("standby at size {head}, the read needs {size}: waiting");
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                    log::debug!("standby still at size {head}, the read needs {size}: the primary answers");
+                    self.health().lagging_until = Some(Instant::now() + LAGGING_FOR);
+                    return Err(AnsweredBy::PrimaryLagging);
+                }
+                Attempt::Failed(why) => {
+                    let mut h = self.health();
+                    log::warn!(
+                        "the standby could not answer a read, the primary does, and the standby is left alone for {:?}: {why}",
+                        h.backoff
+                    );
+                    h.failed_until = Some(Instant::now() + h.backoff);
+                    h.backoff = (h.backoff * 2).min(MAX_BACKOFF);
+                    return Err(AnsweredBy::PrimaryFailed);
+                }
+            }
+        }
     }
 
     fn attempt<T, F>(&self, size: u64, f: F) -> Attempt<T>
@@ -143,9 +224,9 @@ impl Replica {
                 // A server error from the standby (a query cancelled by replay, a lost
                 // connection) is the standby's failure: the primary is asked. A client error
                 // (not found, bad size) is the answer, the same as the primary's for that size.
-                Ok(_) => match f(c) {
+                Ok(Head { size: head, .. }) => match f(c) {
                     Err(e) if e.status().is_server_error() => Attempt::Failed(e.to_string()),
-                    r => Attempt::Answered(r),
+                    r => Attempt::Answered(r, head as u64),
                 },
             };
             Err(Leave::With(outcome))

@@ -203,6 +203,8 @@ async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replay
     // 3. Replay resumed: the standby catches up and answers again.
     sql(&standby.url(), "SELECT pg_wal_replay_resume()");
     until("the standby catches up", || head(&standby.url()) >= newer.size).await;
+    // A standby found lagging is left alone for a second by reads that need more than it had.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = client.answered_by("replica").await;
     client.check_tree(&newer, 1).await;
     assert!(client.answered_by("replica").await > before);
@@ -213,6 +215,77 @@ async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replay
     let last = client.checkpoint(&verifier).await;
     client.check_tree(&last, newer.size).await;
     assert!(client.answered_by("primary_failed").await > 0);
+
+    // 5. What the primary showed is never taken back. Another process writes (so this one's
+    //    own commits do not cover it) while the standby applies nothing new (a replay delay of
+    //    an hour, which survives its restarts): this process shows the newer checkpoint while
+    //    the standby is down, and must not show the older one once the standby is back.
+    standby.start();
+    until("the standby is back", || {
+        PgConnection::establish(&standby.url()).is_ok()
+    })
+    .await;
+    until("the standby catches up", || head(&standby.url()) >= last.size).await;
+    // A restart point here: restarted, the standby replays from it and so holds everything this
+    // process committed, but not what the other process will write.
+    sql(&standby.url(), "CHECKPOINT");
+    sql(&standby.url(), "ALTER SYSTEM SET recovery_min_apply_delay = '1h'");
+    sql(&standby.url(), "SELECT pg_reload_conf()");
+    let behind = head(&standby.url());
+    let other_dir = tempfile::tempdir().unwrap();
+    for file in [
+        disclosure_ledger::keys::LOG_KEY_FILE,
+        disclosure_ledger::keys::TOKEN_KEY_FILE,
+    ] {
+        std::fs::copy(data.path().join(file), other_dir.path().join(file)).unwrap();
+    }
+    let other = ServerProcess::start_with(
+        other_dir.path(),
+        &primary.url(),
+        &[("RATE_LIMIT_PER_SUBJECT", "0"), ("RATE_LIMIT_PER_ADDRESS", "0")],
+    );
+    let writer = Client {
+        http: client.http.clone(),
+        base: other.base.clone(),
+        admin: client.admin.clone(),
+        auditor: client.auditor.clone(),
+    };
+    for n in 0..3 {
+        writer.register(&format!("elsewhere-{n}")).await;
+    }
+    let newest = writer.checkpoint(&verifier).await;
+    standby.crash();
+    let started = Instant::now();
+    while client.checkpoint(&verifier).await.size < newest.size {
+        // Until the back-off of the failed standby has passed, this process still answers from
+        // what it knew; then the primary answers.
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the primary never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    standby.start();
+    until("the standby is back", || {
+        PgConnection::establish(&standby.url()).is_ok()
+    })
+    .await;
+    assert_eq!(head(&standby.url()), behind, "the standby applies nothing new");
+    assert!(behind >= last.size && behind < newest.size, "{behind}");
+    let lagging = client.answered_by("primary_lagging").await;
+    let started = Instant::now();
+    loop {
+        assert_eq!(client.checkpoint(&verifier).await.size, newest.size, "taken back");
+        if client.answered_by("primary_lagging").await > lagging {
+            break; // the standby was tried again, found behind, and passed over
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the standby was never tried again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(other);
     drop(server);
 }
 
