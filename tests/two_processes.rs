@@ -85,3 +85,43 @@ async fn two_processes_appending_at_once_make_one_valid_chain() {
         "{stdout}"
     );
 }
+
+/// Two processes started at the same moment on a new database both come up (the migrations
+/// take turns) and both write to the one log.
+#[tokio::test]
+async fn two_processes_started_at_once_on_a_new_database_both_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = common::fresh_database_url(dir.path());
+    // The keys first, so that the two do not race to create them.
+    let keygen = Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
+        .args(["keygen", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let starts: Vec<_> = (0..2)
+        .map(|_| {
+            let (dir, url) = (dir.path().to_path_buf(), database_url.clone());
+            std::thread::spawn(move || common::ServerProcess::start(&dir, &url))
+        })
+        .collect();
+    let servers: Vec<_> = starts
+        .into_iter()
+        .map(|t| t.join().expect("a server came up"))
+        .collect();
+    let settings = common::settings_for(dir.path(), &database_url);
+    let (_, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
+    let admin = tokens
+        .mint(Role::Admin, "ops", std::time::Duration::from_secs(600), None)
+        .unwrap();
+    for s in &servers {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/authorities", s.base))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "country": "BEL", "kind": "police", "judicial": false, "name": "x" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}

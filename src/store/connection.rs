@@ -58,13 +58,39 @@ pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
     }
 }
 
+/// The PostgreSQL advisory lock (`pg_advisory_lock`) held while migrating: any 64-bit number
+/// no other application on the database uses; this one is "dl-migr" in ASCII.
+const MIGRATION_LOCK: i64 = 0x646c_2d6d_6967_72;
+
 /// Applies the embedded migrations of the connection's backend; returns how many ran.
+///
+/// Several processes may start at once on a new database (two ledger processes behind one load
+/// balancer): on PostgreSQL they take turns under an advisory lock, so the second finds nothing
+/// pending; on SQLite the database's write lock serialises the migrations themselves, and a
+/// process that planned one another process has just applied fails it and looks again.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
-    let ran = match conn {
-        DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    ran.map_err(|e| StoreError::Migration(e.to_string()))
+    match conn {
+        DbConnection::Postgresql(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let ran = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            ran.map_err(|e| StoreError::Migration(e.to_string()))
+        }
+        DbConnection::Sqlite(c) => {
+            let mut attempts = 0;
+            loop {
+                match c.run_pending_migrations(SQLITE_MIGRATIONS) {
+                    Ok(v) => return Ok(v.len()),
+                    Err(e) if attempts < 20 => {
+                        attempts += 1;
+                        log::info!("migrating again (another process may have migrated first): {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    Err(e) => return Err(StoreError::Migration(e.to_string())),
+                }
+            }
+        }
+    }
 }
 
 pub type DbPool = Pool<Manager>;
