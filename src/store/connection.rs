@@ -60,7 +60,7 @@ pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
 
 /// The PostgreSQL advisory lock (`pg_advisory_lock`) held while migrating: any 64-bit number
 /// no other application on the database uses; this one is "dl-migr" in ASCII.
-const MIGRATION_LOCK: i64 = 0x646c_2d6d_6967_72;
+const MIGRATION_LOCK: i64 = 0x0064_6c2d_6d69_6772;
 
 /// Applies the embedded migrations of the connection's backend; returns how many ran.
 ///
