@@ -2,17 +2,9 @@
 
 mod common;
 
-use common::{assert_problem, spawn};
+use common::{assert_problem, hashes, spawn};
 use disclosure_ledger::auth::Role;
 use disclosure_ledger::ledger::{merkle, parse_hex_hash, Entry};
-
-fn hashes(v: &serde_json::Value) -> Vec<merkle::Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn a_new_ledger_starts_with_the_default_policy_as_entry_zero() {

@@ -10,10 +10,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
-use common::ServerProcess;
+use common::{hashes, ServerProcess};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use disclosure_ledger::auth::Role;
-use disclosure_ledger::ledger::{entry::leaf_hash, merkle, parse_hex_hash, LogVerifier, SignedCheckpoint};
+use disclosure_ledger::ledger::{entry::leaf_hash, merkle, LogVerifier, SignedCheckpoint};
 use serde_json::json;
 
 struct Client {
@@ -91,14 +91,6 @@ impl Client {
     }
 }
 
-fn hashes(v: &serde_json::Value) -> Vec<merkle::Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| parse_hex_hash(h.as_str().unwrap()).unwrap())
-        .collect()
-}
-
 /// The log size a cluster's copy of `db` holds.
 fn head(url: &str) -> u64 {
     #[derive(diesel::QueryableByName)]
@@ -124,21 +116,15 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replayed() {
-    if !common::is_postgres() {
-        return; // the PostgreSQL pass runs it
-    }
-    let Some(primary) = Cluster::new() else {
-        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
-    };
-    let standby = primary.standby();
+/// A ledger process on `primary` reading through `read_url`: the process, its data directory,
+/// a client holding admin and auditor tokens, and the log's verifier.
+fn serve_reading_from(primary: &Cluster, read_url: &str) -> (ServerProcess, tempfile::TempDir, Client, LogVerifier) {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_with(
         data.path(),
         &primary.url(),
         &[
-            ("READ_DATABASE_URL", standby.url().as_str()),
+            ("READ_DATABASE_URL", read_url),
             ("RATE_LIMIT_PER_SUBJECT", "0"),
             ("RATE_LIMIT_PER_ADDRESS", "0"),
         ],
@@ -156,6 +142,19 @@ async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replay
         admin: mint(Role::Admin),
         auditor: mint(Role::Auditor),
     };
+    (server, data, client, verifier)
+}
+
+#[tokio::test]
+async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replayed() {
+    if !common::is_postgres() {
+        return; // the PostgreSQL pass runs it
+    }
+    let Some(primary) = Cluster::new() else {
+        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
+    };
+    let standby = primary.standby();
+    let (server, data, client, verifier) = serve_reading_from(&primary, &standby.url());
 
     // 1. The standby replays the writes and answers the reads: every entry proven included in
     //    the served checkpoint, from entries and proofs the standby served.
@@ -341,26 +340,7 @@ async fn a_read_database_that_is_not_a_standby_of_the_primary_answers_nothing() 
             // Once promoted it takes writes of its own: a head far beyond the primary's.
             sql(&standby.url(), "UPDATE log_head SET size = size + 1000");
         }
-        let data = tempfile::tempdir().unwrap();
-        let server = ServerProcess::start_with(
-            data.path(),
-            &primary.url(),
-            &[
-                ("READ_DATABASE_URL", read_url.as_str()),
-                ("RATE_LIMIT_PER_SUBJECT", "0"),
-                ("RATE_LIMIT_PER_ADDRESS", "0"),
-            ],
-        );
-        let settings = common::settings_for(data.path(), &primary.url());
-        let (signer, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
-        let verifier = LogVerifier::new(&signer.verifier_key()).unwrap();
-        let mint = |role| tokens.mint(role, "ops", Duration::from_secs(600), None).unwrap();
-        let client = Client {
-            http: reqwest::Client::new(),
-            base: server.base.clone(),
-            admin: mint(Role::Admin),
-            auditor: mint(Role::Auditor),
-        };
+        let (server, _data, client, verifier) = serve_reading_from(&primary, &read_url);
         client.register(&format!("with {what}")).await;
         let cp = client.checkpoint(&verifier).await;
         client.check_tree(&cp, 1).await;

@@ -183,6 +183,15 @@ pub fn policy_document(name: &str) -> String {
 }
 
 /// Asserts an RFC 9457 problem with the given status.
+/// A JSON array of hex hashes (a proof) as hashes.
+pub fn hashes(v: &serde_json::Value) -> Vec<disclosure_ledger::ledger::Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| disclosure_ledger::ledger::parse_hex_hash(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
 pub async fn assert_problem(r: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(r.status(), status);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
