@@ -349,3 +349,75 @@ async fn a_read_database_that_is_not_a_standby_of_the_primary_answers_nothing() 
         drop(server);
     }
 }
+
+/// With a witness quorum the checkpoint served, and the report computed at it, come from the
+/// primary: cosignatures are stored after the entries they cover, so a standby that has the
+/// entries may still lack the cosignatures of a checkpoint already served. (Without a quorum,
+/// the first test reads them from the standby.)
+#[tokio::test]
+async fn with_a_witness_quorum_the_checkpoint_served_is_read_from_the_primary() {
+    if !common::is_postgres() {
+        return; // the PostgreSQL pass runs it
+    }
+    let Some(primary) = Cluster::new() else {
+        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
+    };
+    let standby = primary.standby();
+    let keys = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_disclosure-ledger"))
+        .args(["witness", "keygen", "--name", "witness.example/w1", "--out"])
+        .arg(keys.path().join("w1.pem"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // No witness answers at that address: nothing is ever cosigned, and that does not matter.
+    let data = tempfile::tempdir().unwrap();
+    let witness = format!("{vkey}=http://127.0.0.1:9");
+    let server = ServerProcess::run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &primary.url(),
+            "--witness",
+            &witness,
+            "--witness-quorum",
+            "1",
+            "--data-dir",
+        ]
+        .iter()
+        .map(Into::into)
+        .chain([data.path().as_os_str().to_owned()])
+        .collect::<Vec<std::ffi::OsString>>(),
+        &[
+            ("READ_DATABASE_URL", standby.url().as_str()),
+            ("RATE_LIMIT_PER_SUBJECT", "0"),
+            ("RATE_LIMIT_PER_ADDRESS", "0"),
+        ],
+    );
+    let settings = common::settings_for(data.path(), &primary.url());
+    let (_, tokens) = disclosure_ledger::app::instance_keys(&settings).unwrap();
+    let mint = |role| tokens.mint(role, "ops", Duration::from_secs(600), None).unwrap();
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+        admin: mint(Role::Admin),
+        auditor: mint(Role::Auditor),
+    };
+    client.register("one").await;
+    until("the standby replays the write", || head(&standby.url()) >= 2).await;
+    let before = client.answered_by("replica").await;
+    for path in ["/checkpoint", "/v1/log/checkpoint"] {
+        let r = client.get(path, &client.auditor).await;
+        // Nothing cosigned yet: no checkpoint to serve.
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    client.json("/v1/reports/transparency").await;
+    assert_eq!(client.answered_by("replica").await, before, "the standby answered");
+    // Other reads still go to the standby.
+    client.json("/v1/log/entries/0").await;
+    assert!(client.answered_by("replica").await > before);
+    drop(server);
+}
