@@ -135,11 +135,8 @@ impl Application {
         let mut writer = store::establish(&url)?;
         store::migrate(&mut writer)?;
         let pool = store::pool(&url, 8)?;
+        // `Replica::new` refuses a SQLite primary or read URL, and a standby of another cluster.
         let replica = match &settings.read_database_url {
-            Some(_) if !store::is_postgres(&url) => return Err(StartError::Config(
-                "--read-database-url needs a PostgreSQL primary (--database-url postgres://…): SQLite has no standby"
-                    .into(),
-            )),
             Some(read_url) => Some(crate::replica::Replica::new(read_url, 16, &mut writer)?),
             None => None,
         };

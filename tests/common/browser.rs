@@ -12,18 +12,8 @@ pub fn chromium() -> String {
 /// Runs headless Chromium on `url` with the profile `profile` (its localStorage persists
 /// between calls) and returns the DOM once the page's scripts and fetches have settled.
 pub async fn browse(profile: &Path, url: &str) -> String {
-    let mut command = std::process::Command::new(chromium());
-    command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--virtual-time-budget=15000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--dump-dom", url]);
+    let mut command = headless(profile);
+    command.args(["--no-first-run", "--dump-dom", url]);
     let out = run(command).await;
     assert!(
         out.status.success(),
@@ -31,6 +21,22 @@ pub async fn browse(profile: &Path, url: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Headless Chromium with the profile `profile`, letting the page's scripts and fetches settle
+/// for up to 15 s of virtual time.
+fn headless(profile: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(chromium());
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()));
+    command
 }
 
 /// Runs the browser off the test's runtime thread, which also serves the in-process ledger.
@@ -47,17 +53,9 @@ pub async fn screenshot(url: &str, width: u32, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let profile = tempfile::tempdir().unwrap();
-    let mut command = std::process::Command::new(chromium());
+    let mut command = headless(profile.path());
     command
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-        ])
-        .arg("--virtual-time-budget=15000")
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--hide-scrollbars")
         .arg(format!("--window-size={width},2400"))
         .arg(format!("--screenshot={}", path.display()))
         .arg(url);
