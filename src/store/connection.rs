@@ -30,14 +30,37 @@ pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").unwrap_or(url)
 }
 
-/// SQLite settings every connection needs (DESIGN §5), busy timeout first so that even the
-/// journal-mode pragma waits for a lock another connection holds: WAL so readers never block the writer,
-/// `synchronous=FULL` so an acknowledged commit survives power loss, a busy timeout so a second
-/// process waits for the write lock instead of failing, and `secure_delete` so that what
-/// retention destroys is overwritten with zeros in the file, not merely unlinked.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
+/// SQLite settings every connection needs (DESIGN §5): a busy timeout so a second process
+/// waits for the write lock instead of failing, WAL so readers never block the writer,
+/// `synchronous=FULL` so an acknowledged commit survives power loss, and `secure_delete` so
+/// that what retention destroys is overwritten with zeros in the file, not merely unlinked.
+const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
+const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL;";
+const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; \
      PRAGMA mmap_size = 1073741824;";
+
+/// How long a new connection keeps trying to switch a new database to WAL while another
+/// process does the same: as long as the busy timeout.
+const WAL_SWITCH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Switches the database to WAL (a no-op once it is). On a new database two processes may do
+/// this at once; the switch writes the file header while holding a read lock, and SQLite
+/// answers such an upgrade with an immediate "database is locked" rather than calling the busy
+/// handler (it could deadlock), so the switch is retried here until the other has finished.
+fn switch_to_wal(c: &mut SqliteConnection) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match c.batch_execute(SQLITE_WAL) {
+            Ok(()) => return Ok(()),
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("locked") && started.elapsed() < WAL_SWITCH_PATIENCE =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
     if is_postgres(url) {
@@ -53,6 +76,8 @@ pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
             crate::files::private_file(std::path::Path::new(path)).map_err(StoreError::Io)?;
         }
         let mut c = SqliteConnection::establish(path)?;
+        c.batch_execute(SQLITE_BUSY_TIMEOUT)?;
+        switch_to_wal(&mut c)?;
         c.batch_execute(SQLITE_PRAGMAS)?;
         Ok(DbConnection::Sqlite(c))
     }

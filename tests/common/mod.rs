@@ -252,7 +252,14 @@ impl ServerProcess {
         let mut lines = BufReader::new(stderr).lines();
         let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let port = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
+            let Some(line) = lines.next() else {
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                panic!(
+                    "server exited ({status}) before listening; it printed:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
+            };
+            let line = line.unwrap();
             log.lock().unwrap().push(line.clone());
             if let Some(p) = line.split("listening on port ").nth(1) {
                 break p.trim().parse::<u16>().unwrap();
