@@ -14,6 +14,9 @@ pub struct Metrics {
     pub appends: Counter,
     /// Operations whose savepoint was rolled back.
     pub failed_operations: Counter,
+    /// Batches rolled back whole because an operation failed without a savepoint, and run
+    /// again with one savepoint per operation.
+    pub isolated_reruns: Counter,
     /// Operations per committed batch.
     pub batch_size: Histogram,
     /// Seconds from opening the append transaction to its commit.
@@ -51,6 +54,12 @@ impl Metrics {
         let mut registry = Registry::with_prefix("disclosure_ledger");
         let appends = Counter::default();
         let failed_operations = Counter::default();
+        let isolated_reruns = Counter::default();
+        registry.register(
+            "isolated_reruns",
+            "Batches run again with a savepoint per operation after an operation failed",
+            isolated_reruns.clone(),
+        );
         let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         let commit_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         let tree_size = Gauge::default();
@@ -125,6 +134,7 @@ impl Metrics {
             registry,
             appends,
             failed_operations,
+            isolated_reruns,
             batch_size,
             commit_seconds,
             tree_size,

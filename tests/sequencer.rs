@@ -13,10 +13,36 @@ use disclosure_ledger::store::{self, schema::policies, NewEntry, Sequencer, Stor
 use serde_json::json;
 
 fn sequencer(url: &str, batch_wait: Duration) -> Sequencer {
+    sequencer_with_metrics(url, batch_wait).0
+}
+
+fn sequencer_with_metrics(url: &str, batch_wait: Duration) -> (Sequencer, Arc<Metrics>) {
     let mut conn = store::establish(url).unwrap();
     store::migrate(&mut conn).unwrap();
     let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
-    Sequencer::start(conn, signer, Arc::new(Metrics::new()), 64, batch_wait)
+    let metrics = Arc::new(Metrics::new());
+    (Sequencer::start(conn, signer, metrics.clone(), 64, batch_wait), metrics)
+}
+
+/// An operation that records a policy row named `name` and appends its entry.
+fn adopting(
+    name: &'static str,
+) -> impl FnOnce(&mut store::AppendCtx<'_>) -> Result<((), Vec<NewEntry>), StoreError> + Clone {
+    move |ctx| {
+        insert_policy(ctx.conn, ctx.next_index, name)?;
+        let public = json!({ "name": name }).as_object().cloned().unwrap();
+        Ok(((), vec![NewEntry::log_level("policy.adopted", public)]))
+    }
+}
+
+/// An operation that writes a policy row and then fails.
+fn failing(
+    name: &'static str,
+) -> impl FnOnce(&mut store::AppendCtx<'_>) -> Result<((), Vec<NewEntry>), StoreError> + Clone {
+    move |ctx| {
+        insert_policy(ctx.conn, ctx.next_index, name)?;
+        Err(StoreError::Corrupt("refused by the operation".into()))
+    }
 }
 
 fn insert_policy(conn: &mut store::DbConnection, at: u64, name: &str) -> Result<(), StoreError> {
@@ -75,6 +101,57 @@ async fn a_failing_operation_rolls_back_only_its_own_savepoint() {
     assert_eq!(appended.entries.len(), 1);
     assert_eq!(appended.checkpoint.as_ref().unwrap().size, 1);
     assert_eq!(count(&url), (1, 1));
+}
+
+/// A batch runs first without savepoints. When an operation in it fails, the whole batch is
+/// rolled back and run again with a savepoint per operation: the operations before and after
+/// the failing one commit once each (their first run left nothing), the failing one leaves
+/// nothing, and the next batches go straight to savepoints, so a second failure costs no
+/// second run. A batch without failures is never run twice.
+#[tokio::test]
+async fn a_batch_with_a_failing_operation_is_run_again_with_savepoints_and_the_others_commit_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let (seq, metrics) = sequencer_with_metrics(&url, Duration::from_millis(50));
+
+    let (a, b) = tokio::join!(seq.append(adopting("a")), seq.append(adopting("b")));
+    assert_eq!(a.unwrap().1.checkpoint.unwrap().size, 2);
+    assert!(b.is_ok());
+    assert_eq!(metrics.isolated_reruns.get(), 0, "a batch without failures runs once");
+
+    let (before, bad, after) = tokio::join!(
+        seq.append(adopting("before")),
+        seq.append(failing("bad")),
+        seq.append(adopting("after")),
+    );
+    let ((), before) = before.unwrap();
+    let ((), after) = after.unwrap();
+    assert!(matches!(bad, Err(StoreError::Corrupt(_))), "{bad:?}");
+    assert_eq!(before.entries[0].entry.index, 2);
+    assert_eq!(after.entries[0].entry.index, 3);
+    assert_eq!(before.checkpoint.unwrap().size, 4);
+    assert_eq!(metrics.isolated_reruns.get(), 1);
+    assert_eq!(metrics.failed_operations.get(), 1);
+    assert_eq!(count(&url), (4, 4), "the first run of the batch left nothing behind");
+
+    let (bad, good) = tokio::join!(seq.append(failing("bad again")), seq.append(adopting("good")));
+    assert!(bad.is_err());
+    assert_eq!(good.unwrap().1.entries[0].entry.index, 4);
+    assert_eq!(
+        metrics.isolated_reruns.get(),
+        1,
+        "right after a fall-back, savepoints from the start"
+    );
+    assert_eq!(metrics.failed_operations.get(), 2);
+    assert_eq!(count(&url), (5, 5));
+
+    let mut conn = store::establish(&url).unwrap();
+    let key = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
+        .unwrap()
+        .verifier_key();
+    let verifier = disclosure_ledger::ledger::LogVerifier::new(&key).unwrap();
+    let report = store::verify::verify_ledger(&mut conn, &verifier, &[], |_| {}).unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
 }
 
 /// Defence in depth behind the door checks: an operation that hands the sequencer an entry its

@@ -166,6 +166,8 @@ pub async fn create(
 
     // One operation for the whole call: a conflict found under the head lock refuses all of
     // it, so an import is all or nothing (an earlier chunk never commits alone).
+    // Shared, not copied, with each run of the operation (it may run twice, see `append`).
+    let fresh = std::sync::Arc::new(fresh);
     let (indexes, _) = state
         .sequencer
         .append(move |ctx: &mut crate::store::AppendCtx<'_>| -> Result<_, AppError> {
@@ -175,7 +177,7 @@ pub async fn create(
             let mut entries = Vec::new();
             let mut indexes = Vec::new();
             let mut rows = Vec::new();
-            for p in &fresh {
+            for p in fresh.iter() {
                 match again.get(p.record.external_id()) {
                     Some(d) if *d == p.sha256 => continue, // a concurrent identical import
                     Some(_) => return Err(conflict(p.record.external_id())),

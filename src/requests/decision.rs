@@ -12,7 +12,7 @@ use crate::state::AppState;
 /// Reviewer reason codes (DESIGN §3) a rejection may give.
 const REVIEW_REASONS: &[&str] = &["defective_process", "not_proportionate", "no_data", "other"];
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Approve,

@@ -11,7 +11,7 @@ use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     FullyProduced,
@@ -36,7 +36,7 @@ pub struct Disclosure {
     pub identifiers: Option<Vec<IdentifierDisclosure>>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifierDisclosure {
     pub commitment: String,

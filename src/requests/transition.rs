@@ -38,6 +38,7 @@ pub(super) struct Current {
 /// An `Idempotency-Key` retry of a transition: the key (per token subject), the action, and
 /// the digest of the body. The same key with the same action, request and body replays the
 /// first answer; with anything else it is 409.
+#[derive(Clone)]
 pub(super) struct Retry {
     pub key: String,
     pub action: &'static str,
@@ -89,6 +90,7 @@ struct RequestChanges<'a> {
     notification: Option<&'a str>,
 }
 
+#[derive(Clone)]
 pub(super) struct Change {
     pub status: Option<&'static str>,
     pub approved_categories: Option<Vec<String>>,
@@ -168,7 +170,7 @@ pub(super) async fn apply<F>(
     decide: F,
 ) -> Result<HttpResponse, AppError>
 where
-    F: FnOnce(&Current) -> Result<Change, AppError> + Send + 'static,
+    F: FnOnce(&Current) -> Result<Change, AppError> + Clone + Send + 'static,
 {
     let op_id = id.clone();
     let (view, appended) = state

@@ -7,9 +7,14 @@
 //!    the chain; on SQLite the first write takes the database's write lock before anything is
 //!    read, so no read-then-upgrade deadlock exists.
 //! 2. Read size, last leaf hash and last time under that lock.
-//! 3. Run each operation in its own savepoint; it makes its state changes and returns its
-//!    entries, which are numbered, canonicalised and hashed before the savepoint is released.
-//!    A failing operation rolls back its savepoint only.
+//! 3. Run each operation; it makes its state changes and returns its entries, which are
+//!    numbered, canonicalised and hashed. A batch first runs without savepoints (on
+//!    PostgreSQL each savepoint is two more round trips under the head lock). If an operation
+//!    fails there, the whole transaction is rolled back and the batch runs again with each
+//!    operation in its own savepoint, so a failing operation rolls back its savepoint only
+//!    and never takes its batch down. After such a fall-back the next few batches go straight
+//!    to savepoints, so a stream of failing operations costs at most one wasted run in
+//!    [`ISOLATED_AFTER_FAILURE`] + 1 batches.
 //! 4. Insert entries, sealed details and tree hashes; sign the new checkpoint; store it and the
 //!    new head size.
 //! 5. Commit once. Only then is any caller answered: an acknowledged write is durable
@@ -94,7 +99,9 @@ pub struct Appended {
 
 /// A type-erased operation: its typed output and error stay inside the job until `finish`.
 trait Job: Send {
-    fn run(&mut self, ctx: &mut AppendCtx<'_>) -> Option<Vec<NewEntry>>;
+    /// Runs the operation. When `again` may follow (a batch without savepoints, which is
+    /// rolled back whole if any operation fails) the operation is kept for another run.
+    fn run(&mut self, ctx: &mut AppendCtx<'_>, again: bool) -> Option<Vec<NewEntry>>;
     /// The operation succeeded but its entries could not be written, so its savepoint is
     /// rolled back: its caller must hear a failure, not its result.
     fn reject(&mut self, reason: StoreError);
@@ -111,10 +118,10 @@ impl<T, E, F> Job for TypedJob<T, E, F>
 where
     T: Send + 'static,
     E: From<StoreError> + Send + 'static,
-    F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Send + 'static,
+    F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Clone + Send + 'static,
 {
-    fn run(&mut self, ctx: &mut AppendCtx<'_>) -> Option<Vec<NewEntry>> {
-        let op = self.op.take()?;
+    fn run(&mut self, ctx: &mut AppendCtx<'_>, again: bool) -> Option<Vec<NewEntry>> {
+        let op = if again { self.op.clone()? } else { self.op.take()? };
         match op(ctx) {
             Ok((t, entries)) => {
                 self.output = Some(Ok(t));
@@ -239,6 +246,7 @@ impl Sequencer {
             batch_max: batch_max.max(1),
             batch_wait,
             clock_behind_ms: clock_behind_ms.clone(),
+            isolated_batches: 0,
         };
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let guard = AliveGuard(alive.clone());
@@ -280,12 +288,14 @@ impl Sequencer {
     }
 
     /// Runs `op` atomically with the entries it returns: both commit together or not at all.
-    /// `op` runs on the writer thread inside a savepoint; keep it to database work.
+    /// `op` runs on the writer thread, under the head lock; keep it to database work. It may
+    /// run twice (a clone first, in a batch that is rolled back whole when another operation
+    /// fails), so it must have no effect outside the database transaction it is given.
     pub async fn append<T, E, F>(&self, op: F) -> Result<(T, Appended), E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Send + 'static,
+        F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Clone + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
         let job = Box::new(TypedJob {
@@ -328,10 +338,13 @@ struct Writer {
     batch_wait: Duration,
     clock_behind_ms: Arc<std::sync::atomic::AtomicI64>,
     committed: tokio::sync::watch::Sender<u64>,
+    /// Batches still to run with a savepoint per operation after the last fall-back.
+    isolated_batches: u32,
 }
 
-/// Why a savepoint is rolled back.
+/// Why a savepoint, or a batch run without savepoints, is rolled back.
 enum Abort {
+    /// An operation failed (its error, or a panic, or an entry that cannot be canonicalised).
     Operation,
     Db(diesel::result::Error),
 }
@@ -341,6 +354,34 @@ impl From<diesel::result::Error> for Abort {
         Abort::Db(e)
     }
 }
+
+/// Why a batch transaction is rolled back.
+enum BatchAbort {
+    /// An operation failed in a batch run without savepoints: run it again with them.
+    Operation,
+    Store(StoreError),
+}
+
+impl From<diesel::result::Error> for BatchAbort {
+    fn from(e: diesel::result::Error) -> Self {
+        BatchAbort::Store(e.into())
+    }
+}
+
+impl From<StoreError> for BatchAbort {
+    fn from(e: StoreError) -> Self {
+        BatchAbort::Store(e)
+    }
+}
+
+impl From<LedgerError> for BatchAbort {
+    fn from(e: LedgerError) -> Self {
+        BatchAbort::Store(e.into())
+    }
+}
+
+/// How many batches after a fall-back run with a savepoint per operation from the start.
+pub const ISOLATED_AFTER_FAILURE: u32 = 16;
 
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Box<dyn Job>>) {
@@ -459,14 +500,35 @@ impl Writer {
         // Set when the batch's statements all succeeded: an error after that is the COMMIT's,
         // whose outcome a lost connection leaves unknown.
         let mut committing = false;
-        let result: Result<_, StoreError> = conn.transaction(|conn| {
-            let checkpoint = append_batch(conn, &signer, &clock, &mut batch, &mut per_job)?;
-            committing = true;
-            Ok(checkpoint)
-        });
+        let mut isolated = self.isolated_batches > 0;
+        self.isolated_batches = self.isolated_batches.saturating_sub(1);
+        let mut failed: u64;
+        let result = loop {
+            per_job.clear();
+            failed = 0;
+            let attempt: Result<_, BatchAbort> = conn.transaction(|conn| {
+                let checkpoint = append_batch(conn, &signer, &clock, &mut batch, &mut per_job, isolated, &mut failed)?;
+                committing = true;
+                Ok(checkpoint)
+            });
+            match attempt {
+                Ok(checkpoint) => break Ok(checkpoint),
+                // Nothing of the batch remains: run it again, each operation in a savepoint.
+                Err(BatchAbort::Operation) if !isolated => {
+                    isolated = true;
+                    self.isolated_batches = ISOLATED_AFTER_FAILURE;
+                    self.metrics.isolated_reruns.inc();
+                }
+                Err(BatchAbort::Operation) => {
+                    break Err(StoreError::Io("an operation failed outside its savepoint".into()))
+                }
+                Err(BatchAbort::Store(e)) => break Err(e),
+            }
+        };
         match result {
             Ok(checkpoint) => {
                 let appended: usize = per_job.iter().map(Vec::len).sum();
+                self.metrics.failed_operations.inc_by(failed);
                 self.metrics.appends.inc_by(appended as u64);
                 self.metrics.batch_size.observe(batch.len() as f64);
                 self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
@@ -506,7 +568,9 @@ fn append_batch(
     clock_behind_ms: &std::sync::atomic::AtomicI64,
     batch: &mut [Box<dyn Job>],
     per_job: &mut Vec<Vec<AppendedEntry>>,
-) -> Result<Option<SignedCheckpoint>, StoreError> {
+    isolated: bool,
+    failed: &mut u64,
+) -> Result<Option<SignedCheckpoint>, BatchAbort> {
     // 1. The head lock.
     diesel::update(log_head::table.filter(log_head::id.eq(1)))
         .set(log_head::size.eq(log_head::size))
@@ -548,51 +612,26 @@ fn append_batch(
     let time = clock.max(last);
     last_time = format_time(time);
 
-    // 3. Operations, each in its savepoint.
+    // 3. Operations: each in its savepoint when `isolated`, else all in the batch's
+    // transaction, which the first failing operation rolls back whole.
     let mut next = start;
     let mut rows: Vec<Built> = Vec::new();
     for job in batch.iter_mut() {
         let first = next;
-        let staged = conn.transaction::<_, Abort, _>(|conn| {
+        let mut run = |conn: &mut DbConnection| {
             let mut ctx = AppendCtx {
                 conn,
                 next_index: first,
                 time,
                 origin: signer.origin(),
             };
-            // A panic in one operation (a bug, or input no check foresaw) fails that operation
-            // only: its savepoint is rolled back and the writer goes on with the batch.
-            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&mut ctx)));
-            let new_entries = match ran {
-                Ok(entries) => entries.ok_or(Abort::Operation)?,
-                Err(panic) => {
-                    let what = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    log::error!("an operation panicked and was rolled back; the writer goes on: {what}");
-                    job.reject(StoreError::Io("the operation failed unexpectedly".into()));
-                    return Err(Abort::Operation);
-                }
-            };
-            let mut staged = Vec::with_capacity(new_entries.len());
-            let mut link = prev.clone();
-            for (i, ne) in new_entries.into_iter().enumerate() {
-                match build_entry(first + i as u64, &link, &last_time, ne) {
-                    Ok(built) => {
-                        link = hex_hash(&built.2);
-                        staged.push(built);
-                    }
-                    Err(e) => {
-                        log::error!("operation produced an entry that cannot be canonicalised: {e}");
-                        job.reject(StoreError::Ledger(e));
-                        return Err(Abort::Operation);
-                    }
-                }
-            }
-            Ok(staged)
-        });
+            run_operation(job.as_mut(), &mut ctx, &prev, &last_time, !isolated)
+        };
+        let staged = if isolated {
+            conn.transaction::<_, Abort, _>(run)
+        } else {
+            run(conn)
+        };
         match staged {
             Ok(staged) => {
                 if let Some(last) = staged.last() {
@@ -610,7 +649,11 @@ fn append_batch(
                 );
                 rows.extend(staged);
             }
-            Err(Abort::Operation) => per_job.push(Vec::new()),
+            Err(Abort::Operation) if !isolated => return Err(BatchAbort::Operation),
+            Err(Abort::Operation) => {
+                *failed += 1;
+                per_job.push(Vec::new());
+            }
             Err(Abort::Db(e)) => return Err(e.into()),
         }
     }
@@ -673,6 +716,48 @@ fn append_batch(
         .set(log_head::size.eq(size as i64))
         .execute(conn)?;
     Ok(Some(checkpoint))
+}
+
+/// Runs one operation and builds its entries, chained from `prev`. A panic in the operation
+/// (a bug, or input no check foresaw) fails that operation only: the writer goes on.
+fn run_operation(
+    job: &mut dyn Job,
+    ctx: &mut AppendCtx<'_>,
+    prev: &str,
+    time: &str,
+    again: bool,
+) -> Result<Vec<Built>, Abort> {
+    let first = ctx.next_index;
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(ctx, again)));
+    let new_entries = match ran {
+        Ok(entries) => entries.ok_or(Abort::Operation)?,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("an operation panicked and was rolled back; the writer goes on: {what}");
+            job.reject(StoreError::Io("the operation failed unexpectedly".into()));
+            return Err(Abort::Operation);
+        }
+    };
+    let mut staged = Vec::with_capacity(new_entries.len());
+    let mut link = prev.to_string();
+    for (i, ne) in new_entries.into_iter().enumerate() {
+        match build_entry(first + i as u64, &link, time, ne) {
+            Ok(built) => {
+                link = hex_hash(&built.2);
+                staged.push(built);
+            }
+            Err(e) => {
+                log::error!("operation produced an entry that cannot be canonicalised: {e}");
+                job.reject(StoreError::Ledger(e));
+                return Err(Abort::Operation);
+            }
+        }
+    }
+    Ok(staged)
 }
 
 type Built = (Entry, String, Hash, Option<(Vec<u8>, String)>);
