@@ -137,6 +137,9 @@ impl Replica {
         metrics.replica_read(answered_by);
         let mut conn = primary.get().map_err(StoreError::from)?;
         let r = f(&mut conn);
+        if r.as_ref().is_err_and(|e| e.status().is_server_error()) {
+            conn.ping_at_next_checkout();
+        }
         // Read after `f`: the head then is at least what `f` saw.
         if let Ok(head) = crate::store::queries::head_size(&mut conn) {
             let mut h = self.health();
@@ -296,8 +299,8 @@ fn identity(conn: &mut DbConnection) -> Result<Identity, StoreError> {
 #[derive(Debug)]
 struct SameCluster(Identity);
 
-impl CustomizeConnection<DbConnection, StoreError> for SameCluster {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
+impl CustomizeConnection<crate::store::Pooled, StoreError> for SameCluster {
+    fn on_acquire(&self, conn: &mut crate::store::Pooled) -> Result<(), StoreError> {
         let theirs = identity(conn)?;
         if theirs != self.0 {
             let e = StoreError::Io(format!(

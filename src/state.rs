@@ -45,7 +45,11 @@ impl AppState {
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
-            f(&mut conn)
+            let r = f(&mut conn);
+            if r.as_ref().is_err_and(|e| e.status().is_server_error()) {
+                conn.ping_at_next_checkout();
+            }
+            r
         })
         .await?
     }

@@ -120,6 +120,41 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
 
 pub type DbPool = Pool<Manager>;
 
+/// A connection is pinged when it is checked out of the pool only if its last successful
+/// ping is older than this. A ping on every checkout (r2d2's default) was a third of all
+/// statements PostgreSQL ran under load, one loopback round trip per read. A database restart
+/// takes longer than this, so a connection it killed is still found and replaced at checkout.
+const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A pooled connection and when it last answered a ping; it dereferences to the connection.
+pub struct Pooled {
+    conn: DbConnection,
+    /// `None`: ping at the next checkout whatever the time.
+    pinged: Option<std::time::Instant>,
+}
+
+impl Pooled {
+    /// After a read failed with a server error (the connection may be what failed, in a
+    /// restart faster than [`PING_AFTER`]), the next checkout pings it first, and replaces it
+    /// if it is gone, instead of failing the next read too.
+    pub fn ping_at_next_checkout(&mut self) {
+        self.pinged = None;
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 /// An r2d2 manager that opens connections with [`establish`], so the backend is chosen by the
 /// URL and every SQLite connection gets its pragmas.
 #[derive(Debug)]
@@ -128,19 +163,27 @@ pub struct Manager {
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = StoreError;
 
-    fn connect(&self) -> Result<DbConnection, StoreError> {
-        establish(&self.url)
+    fn connect(&self) -> Result<Pooled, StoreError> {
+        Ok(Pooled {
+            conn: establish(&self.url)?,
+            pinged: Some(std::time::Instant::now()),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StoreError> {
-        conn.ping().map_err(StoreError::from)
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), StoreError> {
+        if conn.pinged.is_some_and(|at| at.elapsed() < PING_AFTER) {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(StoreError::from)?;
+        conn.pinged = Some(std::time::Instant::now());
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.conn.is_broken()
     }
 }
 
@@ -162,7 +205,7 @@ pub fn pool(url: &str, size: u32) -> Result<DbPool, StoreError> {
 pub fn pool_lazy(
     url: &str,
     size: u32,
-    check: Box<dyn diesel::r2d2::CustomizeConnection<DbConnection, StoreError>>,
+    check: Box<dyn diesel::r2d2::CustomizeConnection<Pooled, StoreError>>,
 ) -> Result<DbPool, StoreError> {
     Ok(Pool::builder()
         .max_size(size)

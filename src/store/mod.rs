@@ -8,7 +8,7 @@ pub mod schema;
 pub mod sequencer;
 pub mod verify;
 
-pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool};
+pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool, Pooled};
 pub use hashes::{with_prefetch, DbHashReader, Prefetched};
 pub use sequencer::{AppendCtx, Appended, AppendedEntry, NewEntry, Sequencer};
 
