@@ -269,3 +269,59 @@ async fn a_full_queue_refuses_at_once() {
     slow.await.unwrap().unwrap();
     queued.await.unwrap().unwrap();
 }
+
+/// Under writes that never pause, with a reader reading all along, the SQLite WAL is still
+/// checkpointed into the database file and started over, so it stays a few MiB however much is
+/// written. (A checkpoint that runs only beside the writer never finishes between two of its
+/// transactions, and the WAL then grows by everything written: 55 MiB here.)
+#[tokio::test]
+async fn under_writes_that_never_pause_the_sqlite_wal_stays_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    if store::is_postgres(&url) {
+        return;
+    }
+    let mut conn = store::establish(&url).unwrap();
+    store::migrate(&mut conn).unwrap();
+    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    let seq = Sequencer::start_reconnecting(conn, &url, 10_000, signer, Arc::new(Metrics::new()), 64, Duration::ZERO);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (url, done) = (url.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut conn = store::establish(&url).unwrap();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let _: i64 = store::schema::entries::table.count().get_result(&mut conn).unwrap();
+            }
+        })
+    };
+    let filler = "x".repeat(4096);
+    let writers: Vec<_> = (0..32)
+        .map(|_| {
+            let (seq, filler) = (seq.clone(), filler.clone());
+            tokio::spawn(async move {
+                for _ in 0..320 {
+                    let filler = filler.clone();
+                    seq.append(move |_ctx| {
+                        let public = json!({ "filler": filler }).as_object().cloned().unwrap();
+                        Ok::<_, StoreError>(((), vec![NewEntry::log_level("policy.adopted", public)]))
+                    })
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    let wal = std::path::PathBuf::from(format!("{url}-wal"));
+    let mut largest = 0;
+    for w in writers {
+        w.await.unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    reader.join().unwrap();
+    largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    let db = std::fs::metadata(&url).unwrap().len();
+    assert!(db > 30 << 20, "the entries are in the database file: {db} bytes");
+    assert!(largest < 16 << 20, "the WAL grew to {largest} bytes");
+}

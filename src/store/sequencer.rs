@@ -24,6 +24,7 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use serde_json::{Map, Value};
@@ -234,7 +235,9 @@ impl Sequencer {
         // process starts: a read it sends to a hot standby needs at least that much.
         let head = super::queries::head_size(&mut conn).unwrap_or(0);
         let (committed_tx, committed) = tokio::sync::watch::channel(head);
+        let checkpoints = url.as_deref().and_then(|url| Checkpointer::start(url, &conn));
         let writer = Writer {
+            checkpoints,
             committed: committed_tx,
             conn: Some(conn),
             url,
@@ -340,6 +343,61 @@ struct Writer {
     committed: tokio::sync::watch::Sender<u64>,
     /// Batches still to run with a savepoint per operation after the last fall-back.
     isolated_batches: u32,
+    /// SQLite with a URL: the thread that checkpoints the WAL, woken after commits.
+    checkpoints: Option<Checkpointer>,
+}
+
+/// How often at most the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// SQLite checkpoints the WAL into the database file in the connection that commits, once the
+/// WAL passes 1000 pages: copying the pages and an `fsync` of the database file on the writer
+/// thread, a fifth of the writer's time under load. A thread with its own connection copies
+/// them first (`PASSIVE`: it never blocks the writer or a reader), so the writer's own
+/// checkpoint finds little left to copy. The writer's checkpoint stays: only a checkpoint run
+/// between two of the writer's transactions can finish, and only a finished one lets the next
+/// transaction start the WAL over (without it the WAL grows without bound). Durability does
+/// not change: a commit is durable once its WAL frames are synced (`synchronous = FULL`). The
+/// thread ends when the writer does (its channel closes).
+struct Checkpointer {
+    wake: mpsc::SyncSender<()>,
+}
+
+impl Checkpointer {
+    /// `None` for PostgreSQL, or when no connection can be opened for it.
+    fn start(url: &str, writer: &DbConnection) -> Option<Self> {
+        if !matches!(writer, DbConnection::Sqlite(_)) {
+            return None;
+        }
+        let mut conn = match super::establish(url) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("no WAL checkpointer, the writer checkpoints alone: {e}");
+                return None;
+            }
+        };
+        let (wake, rx) = mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("ledger-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    while rx.try_recv().is_ok() {}
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                        // Busy: another checkpoint is under way; the next wake tries again.
+                        log::debug!("WAL checkpoint skipped: {e}");
+                    }
+                }
+            })
+            .map_err(|e| log::warn!("no WAL checkpointer, the writer checkpoints alone: {e}"))
+            .ok()?;
+        Some(Self { wake })
+    }
+
+    fn wake(&self) {
+        // Full: a wake is already pending, which covers this commit too.
+        let _ = self.wake.try_send(());
+    }
 }
 
 /// Why a savepoint, or a batch run without savepoints, is rolled back.
@@ -535,6 +593,9 @@ impl Writer {
                 if let Some(cp) = &checkpoint {
                     self.metrics.tree_size.set(cp.size as i64);
                     self.committed.send_replace(cp.size);
+                    if let Some(c) = &self.checkpoints {
+                        c.wake();
+                    }
                 }
                 self.metrics
                     .clock_behind_seconds
