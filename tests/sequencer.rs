@@ -19,7 +19,7 @@ fn sequencer(url: &str, batch_wait: Duration) -> Sequencer {
 fn sequencer_with_metrics(url: &str, batch_wait: Duration) -> (Sequencer, Arc<Metrics>) {
     let mut conn = store::establish(url).unwrap();
     store::migrate(&mut conn).unwrap();
-    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    let signer = signer();
     let metrics = Arc::new(Metrics::new());
     (Sequencer::start(conn, signer, metrics.clone(), 64, batch_wait), metrics)
 }
@@ -55,6 +55,20 @@ fn insert_policy(conn: &mut store::DbConnection, at: u64, name: &str) -> Result<
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The log's signer in these tests.
+fn signer() -> LogSigner {
+    LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap()
+}
+
+/// `verify` over the whole ledger, which must pass; how many entries it checked.
+fn verified(url: &str) -> u64 {
+    let mut conn = store::establish(url).unwrap();
+    let verifier = disclosure_ledger::ledger::LogVerifier::new(&signer().verifier_key()).unwrap();
+    let report = store::verify::verify_ledger(&mut conn, &verifier, &[], |_| {}).unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    report.entries
 }
 
 fn count(url: &str) -> (i64, i64) {
@@ -145,13 +159,7 @@ async fn a_batch_with_a_failing_operation_is_run_again_with_savepoints_and_the_o
     assert_eq!(metrics.failed_operations.get(), 2);
     assert_eq!(count(&url), (5, 5));
 
-    let mut conn = store::establish(&url).unwrap();
-    let key = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
-        .unwrap()
-        .verifier_key();
-    let verifier = disclosure_ledger::ledger::LogVerifier::new(&key).unwrap();
-    let report = store::verify::verify_ledger(&mut conn, &verifier, &[], |_| {}).unwrap();
-    assert!(report.failure.is_none(), "{:?}", report.failure);
+    verified(&url);
 }
 
 /// Defence in depth behind the door checks: an operation that hands the sequencer an entry its
@@ -204,14 +212,7 @@ async fn an_entry_that_verify_would_refuse_is_never_signed() {
         "only the two good operations left state and entries"
     );
 
-    let mut conn = store::establish(&url).unwrap();
-    let key = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32]))
-        .unwrap()
-        .verifier_key();
-    let verifier = disclosure_ledger::ledger::LogVerifier::new(&key).unwrap();
-    let report = store::verify::verify_ledger(&mut conn, &verifier, &[], |_| {}).unwrap();
-    assert!(report.failure.is_none(), "{:?}", report.failure);
-    assert_eq!(report.entries, 2);
+    assert_eq!(verified(&url), 2);
 }
 
 /// A panic inside one operation fails that operation only: the writer survives, says so in
@@ -249,7 +250,7 @@ async fn a_full_queue_refuses_at_once() {
     let url = common::fresh_database_url(dir.path());
     let mut conn = store::establish(&url).unwrap();
     store::migrate(&mut conn).unwrap();
-    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    let signer = signer();
     let seq = Sequencer::start_reconnecting(conn, &url, 1, signer, Arc::new(Metrics::new()), 1, Duration::ZERO);
     // The first operation holds the writer for a while; the second waits in the queue.
     let s = seq.clone();
@@ -283,7 +284,7 @@ async fn under_writes_that_never_pause_the_sqlite_wal_stays_bounded() {
     }
     let mut conn = store::establish(&url).unwrap();
     store::migrate(&mut conn).unwrap();
-    let signer = LogSigner::new("test.localhost/log", ed25519_dalek::SigningKey::from_bytes(&[3; 32])).unwrap();
+    let signer = signer();
     let seq = Sequencer::start_reconnecting(conn, &url, 10_000, signer, Arc::new(Metrics::new()), 64, Duration::ZERO);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
