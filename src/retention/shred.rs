@@ -3,8 +3,9 @@
 //! transaction as the `retention.shredded` entry that says so. Entries, leaf hashes and proofs
 //! stay; a sealed commitment without its salt can no longer be opened, which is the point.
 //!
-//! Crash safety: this runs inside an append operation (its savepoint, the batch's transaction),
-//! so a kill at any moment leaves either the deletions and their entry, or neither. Requests
+//! Crash safety: this runs inside an append operation (the batch's transaction, and its own
+//! savepoint when the batch runs with them), so a kill at any moment leaves either the
+//! deletions and their entry, or neither. Requests
 //! already shredded are skipped, so a later pass resumes where an interrupted one stopped.
 
 use chrono::{DateTime, Utc};
@@ -226,14 +227,27 @@ struct WalCheckpoint {
 }
 
 /// On SQLite: copies the WAL into the database and truncates it, so that shredded values do not
-/// linger in the WAL's old frames. Waits at most 100 ms for readers (never the writer's 10 s):
-/// `false` when a reader held it, to be retried on the next pass. `true` on PostgreSQL, whose
-/// WAL is the server's (see the README).
+/// linger in the WAL's old frames. Waits at most 100 ms for readers (never the writer's 10 s),
+/// and up to 200 ms for another checkpoint (the sequencer's checkpointer thread, whose
+/// checkpoint lock SQLite reports at once as "locked", without the busy handler): `false` when
+/// either still held it, to be retried on the next pass. `true` on PostgreSQL, whose WAL is the
+/// server's (see the README).
 pub fn truncate_wal(conn: &mut DbConnection) -> Result<bool, StoreError> {
     let DbConnection::Sqlite(c) = conn else { return Ok(true) };
     use diesel::connection::SimpleConnection;
     c.batch_execute("PRAGMA busy_timeout = 100;")?;
-    let result = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<WalCheckpoint>(c);
+    let started = std::time::Instant::now();
+    let result = loop {
+        let r = diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)").get_result::<WalCheckpoint>(c);
+        match &r {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("locked") && started.elapsed() < std::time::Duration::from_millis(200) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => break r,
+        }
+    };
     c.batch_execute("PRAGMA busy_timeout = 10000;")?;
     match result {
         Ok(r) => Ok(r.busy == 0),

@@ -121,9 +121,11 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
 pub type DbPool = Pool<Manager>;
 
 /// A connection is pinged when it is checked out of the pool only if its last successful
-/// ping is older than this. A ping on every checkout (r2d2's default) was a third of all
-/// statements PostgreSQL ran under load, one loopback round trip per read. A database restart
-/// takes longer than this, so a connection it killed is still found and replaced at checkout.
+/// ping is older than this (or its last read failed, [`Pooled::ping_at_next_checkout`]). A
+/// ping on every checkout (r2d2's default) was a third of all statements PostgreSQL ran under
+/// load, one loopback round trip per read. After a database restart, a connection pinged in
+/// the second before it is handed out once more and its read fails as unavailable (503 with
+/// `Retry-After`, as any read during the outage); older ones are found and replaced at checkout.
 const PING_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A pooled connection and when it last answered a ping; it dereferences to the connection.

@@ -72,8 +72,8 @@ impl NewEntry {
     }
 }
 
-/// What an operation sees while it runs: the connection inside its savepoint and the index its
-/// first entry will get.
+/// What an operation sees while it runs: the connection inside the batch's transaction (and its
+/// own savepoint when the batch runs with them) and the index its first entry will get.
 pub struct AppendCtx<'a> {
     pub conn: &'a mut DbConnection,
     pub next_index: u64,
@@ -103,8 +103,8 @@ trait Job: Send {
     /// Runs the operation. When `again` may follow (a batch without savepoints, which is
     /// rolled back whole if any operation fails) the operation is kept for another run.
     fn run(&mut self, ctx: &mut AppendCtx<'_>, again: bool) -> Option<Vec<NewEntry>>;
-    /// The operation succeeded but its entries could not be written, so its savepoint is
-    /// rolled back: its caller must hear a failure, not its result.
+    /// The operation succeeded but its entries could not be written (or it panicked), so its
+    /// changes are rolled back: its caller must hear a failure, not its result.
     fn reject(&mut self, reason: StoreError);
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>);
 }
@@ -571,6 +571,14 @@ impl Writer {
             });
             match attempt {
                 Ok(checkpoint) => break Ok(checkpoint),
+                // A batch of one failing operation: the rollback was its savepoint, and the
+                // operation has already answered; a second run would change nothing.
+                Err(BatchAbort::Operation) if batch.len() == 1 => {
+                    per_job.clear();
+                    per_job.push(Vec::new());
+                    failed = 1;
+                    break Ok(None);
+                }
                 // Nothing of the batch remains: run it again, each operation in a savepoint.
                 Err(BatchAbort::Operation) if !isolated => {
                     isolated = true;
@@ -798,7 +806,10 @@ fn run_operation(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            log::error!("an operation panicked and was rolled back; the writer goes on: {what}");
+            // Logged by the run that counts: a first run without savepoints is run again.
+            if !again {
+                log::error!("an operation panicked and was rolled back; the writer goes on: {what}");
+            }
             job.reject(StoreError::Io("the operation failed unexpectedly".into()));
             return Err(Abort::Operation);
         }
@@ -812,7 +823,9 @@ fn run_operation(
                 staged.push(built);
             }
             Err(e) => {
-                log::error!("operation produced an entry that cannot be canonicalised: {e}");
+                if !again {
+                    log::error!("operation produced an entry that cannot be canonicalised: {e}");
+                }
                 job.reject(StoreError::Ledger(e));
                 return Err(Abort::Operation);
             }
