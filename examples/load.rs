@@ -22,7 +22,10 @@
 //! answered 429 or 503 is retried with the same `Idempotency-Key`.
 //!
 //! Prints, per phase, calls/s and durable entries/s (entries acknowledged with a receipt over
-//! the phase's wall time), p50/p95/p99 latency per endpoint (from sending the request to
+//! the phase's wall time), the CPU time the server and the driver spent per call (steadier
+//! than rates on a shared machine; PostgreSQL's own processes are not counted), how busy the
+//! sequencer's writer was (from the server's `/metrics`: share of the phase spent in batch
+//! transactions, operations per batch, time per operation), p50/p95/p99 latency per endpoint (from sending the request to
 //! reading the receipt), and the server's peak RSS. Then checks, with the harness's own code:
 //! every receipt's inclusion proof against its checkpoint, whose signature verifies with the
 //! key pinned at the start; every acknowledged entry in the final log with its leaf hash, and
@@ -360,6 +363,24 @@ async fn caller(shared: Arc<Shared>, jobs: Arc<Vec<Job>>, next: Arc<AtomicUsize>
     }
 }
 
+/// The writer's counters from `/metrics`: (batches, operations, seconds in batch transactions).
+async fn writer_counters(shared: &Shared) -> (f64, f64, f64) {
+    let text = match shared.http.get(format!("{}/metrics", shared.base)).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<f64>().ok()))
+            .unwrap_or(0.0)
+    };
+    (
+        value("disclosure_ledger_batch_size_count "),
+        value("disclosure_ledger_batch_size_sum "),
+        value("disclosure_ledger_commit_seconds_sum "),
+    )
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -522,6 +543,8 @@ async fn main() {
     for (phase, name) in PHASES.iter().enumerate() {
         let before = shared.entries_acked.load(Ordering::Relaxed);
         let next = Arc::new(AtomicUsize::new(0));
+        let cpu = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+        let writer = writer_counters(&shared).await;
         let t = Instant::now();
         let handles: Vec<_> = (0..clients)
             .map(|_| tokio::spawn(caller(shared.clone(), jobs.clone(), next.clone(), phase)))
@@ -532,10 +555,22 @@ async fn main() {
         }
         let secs = t.elapsed().as_secs_f64();
         let entries = shared.entries_acked.load(Ordering::Relaxed) - before;
+        let server_cpu = cpu_seconds(&pid.to_string()) - cpu.0;
+        let driver_cpu = cpu_seconds("self") - cpu.1;
         println!(
-            "  {name:<8} {calls:>7} calls in {secs:>6.1} s: {:>7.0} calls/s, {:>7.0} durable entries/s",
+            "  {name:<8} {calls:>7} calls in {secs:>6.1} s: {:>7.0} calls/s, {:>7.0} durable entries/s; CPU µs per call: server {:>4.0}, driver {:>4.0}",
             calls as f64 / secs,
-            entries as f64 / secs
+            entries as f64 / secs,
+            server_cpu * 1e6 / calls.max(1) as f64,
+            driver_cpu * 1e6 / calls.max(1) as f64,
+        );
+        let w = writer_counters(&shared).await;
+        let (batches, operations, busy) = (w.0 - writer.0, w.1 - writer.1, w.2 - writer.2);
+        println!(
+            "           writer: {:.0} % of the phase in batch transactions, {:.1} operations per batch, {:.0} µs per operation",
+            busy * 100.0 / secs,
+            operations / batches.max(1.0),
+            busy * 1e6 / operations.max(1.0)
         );
     }
     let replay_secs = replay.elapsed().as_secs_f64();

@@ -176,6 +176,74 @@ async fn a_batch_with_a_failing_operation_is_run_again_with_savepoints_and_the_o
 /// verifier would refuse (here integers beyond ±(2^53 − 1), which canonicalisation would round
 /// through a float, in the public part and in the restricted details) fails with its state
 /// rolled back, and the ledger around it still verifies.
+/// Each writer keeps the log's tip from its own last batch; another writer appending in
+/// between must make it read the tip afresh, or it would chain from a stale entry and fork.
+#[tokio::test]
+async fn writers_taking_turns_on_one_database_each_append_after_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let (one, two) = (sequencer(&url, Duration::ZERO), sequencer(&url, Duration::ZERO));
+    for round in 0..5u64 {
+        for (n, seq) in [&one, &two, &one, &one, &two].into_iter().enumerate() {
+            let ((), appended) = seq.append(adopting("turn")).await.unwrap();
+            assert_eq!(appended.entries[0].entry.index, round * 5 + n as u64);
+        }
+    }
+    assert_eq!(verified(&url), 25);
+}
+
+/// The policy in force is read once per batch; an adoption in the batch is seen by the
+/// operations after it, and one rolled back is not.
+#[tokio::test]
+async fn operations_after_an_adoption_in_the_same_batch_see_the_new_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let seq = sequencer(&url, Duration::from_millis(50));
+    let read = || {
+        |ctx: &mut store::AppendCtx<'_>| {
+            let sha = disclosure_ledger::policy::in_force_for(ctx)?.map(|p| p.1);
+            Ok::<_, StoreError>((sha, Vec::new()))
+        }
+    };
+    let document = format!("{}\n# amended\n", disclosure_ledger::policy::DEFAULT_DOCUMENT);
+    let adopt = |document: String, fail: bool| {
+        move |ctx: &mut store::AppendCtx<'_>| {
+            let entry = disclosure_ledger::policy::adoption(ctx, "amended", &document)?;
+            if fail {
+                // Reads the policy it adopted, then fails: its savepoint is rolled back.
+                disclosure_ledger::policy::in_force_for(ctx)?;
+                return Err(StoreError::Corrupt("refused by the operation".into()));
+            }
+            Ok(((), vec![entry]))
+        }
+    };
+    let default = format!("{}\n# default\n", disclosure_ledger::policy::DEFAULT_DOCUMENT);
+    seq.append(adopt(default.clone(), false)).await.unwrap();
+    let (before, adopted, after) = tokio::join!(
+        seq.append(read()),
+        seq.append(adopt(document.clone(), false)),
+        seq.append(read())
+    );
+    adopted.unwrap();
+    let (default_sha, amended_sha) = (
+        disclosure_ledger::policy::document_sha256(&default),
+        disclosure_ledger::policy::document_sha256(&document),
+    );
+    assert_eq!(before.unwrap().0, Some(default_sha.clone()));
+    assert_eq!(after.unwrap().0, Some(amended_sha.clone()), "the adoption before it");
+
+    let third = format!("{}\n# third\n", disclosure_ledger::policy::DEFAULT_DOCUMENT);
+    let (before, refused, after) = tokio::join!(seq.append(read()), seq.append(adopt(third, true)), seq.append(read()));
+    assert!(refused.is_err());
+    assert_eq!(before.unwrap().0, Some(amended_sha.clone()));
+    assert_eq!(
+        after.unwrap().0,
+        Some(amended_sha),
+        "a rolled-back adoption is not in force"
+    );
+    verified(&url);
+}
+
 #[tokio::test]
 async fn an_entry_that_verify_would_refuse_is_never_signed() {
     let dir = tempfile::tempdir().unwrap();

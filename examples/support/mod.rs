@@ -215,6 +215,18 @@ pub fn rss_parts_kb(pid: u32) -> (u64, u64) {
     (field("RssAnon:"), field("RssFile:"))
 }
 
+/// CPU time a process has used so far (user + system), in seconds; `"self"` for this one.
+/// With PostgreSQL, the database's own processes are not counted.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    // utime and stime are fields 14 and 15 of proc(5)'s stat; `rest` starts at field 3. They
+    // are in USER_HZ, which Linux fixes at 100 for /proc.
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
 /// A ledger-signed token for `role`, valid for an hour, minted with the token key the server
 /// keeps in `data_dir` (the harnesses run the server under the default log origin).
 pub fn token(data_dir: &Path, role: disclosure_ledger::auth::Role, sub: &str) -> String {

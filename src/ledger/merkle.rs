@@ -20,6 +20,17 @@ pub fn hashes_to_store<R: HashReader>(n: u64, leaf: Hash, r: &R) -> Result<Vec<H
     tlog_tiles::stored_hashes_for_record_hash(n, leaf, r).map_err(proof_err)
 }
 
+/// The stored-hash indexes of the tree's frontier at `size`: the root of each complete subtree
+/// of its RFC 9162 §2.1.1 decomposition (one per bit set in `size`, largest first). They are
+/// all that [`root`] of `size` and [`hashes_to_store`] of leaf `size` read.
+pub fn frontier_indexes(size: u64) -> Vec<u64> {
+    (0..64)
+        .rev()
+        .filter(|level| size >> level & 1 == 1)
+        .map(|level| stored_hash_index(level, (size >> level) - 1))
+        .collect()
+}
+
 /// Root of the tree of the first `size` leaves.
 pub fn root<R: HashReader>(size: u64, r: &R) -> Result<Hash, LedgerError> {
     tlog_tiles::tree_hash(size, r).map_err(proof_err)
@@ -98,5 +109,42 @@ impl HashReader for MemoryHashes {
                     .ok_or(tlog_tiles::Error::IndexesNotInTree)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A reader over `MemoryHashes` that records every index asked for.
+    struct Recording<'a>(&'a MemoryHashes, RefCell<Vec<u64>>);
+
+    impl HashReader for Recording<'_> {
+        fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+            self.1.borrow_mut().extend_from_slice(indexes);
+            self.0.read_hashes(indexes)
+        }
+    }
+
+    /// The sequencer keeps only the frontier between batches; this holds it to what the tree
+    /// arithmetic reads.
+    #[test]
+    fn the_root_and_the_next_leaf_read_only_the_frontier() {
+        let mut tree = MemoryHashes::new();
+        for size in 0..600u64 {
+            let frontier = frontier_indexes(size);
+            assert_eq!(frontier.len(), size.count_ones() as usize);
+            let reader = Recording(&tree, RefCell::new(Vec::new()));
+            if size > 0 {
+                root(size, &reader).unwrap();
+            }
+            let leaf = Hash([size as u8; 32]);
+            hashes_to_store(size, leaf, &reader).unwrap();
+            for i in reader.1.into_inner() {
+                assert!(frontier.contains(&i), "size {size} read {i}, not in {frontier:?}");
+            }
+            tree.push(leaf).unwrap();
+        }
     }
 }

@@ -32,15 +32,29 @@ const PARSED_MAX: usize = 64;
 pub fn in_force(
     conn: &mut crate::store::DbConnection,
 ) -> Result<Option<(String, String, std::sync::Arc<Policy>)>, StoreError> {
-    let row: Option<(String, String)> = policies::table
-        .select((policies::name, policies::sha256))
-        .order(policies::adopted_entry.desc())
-        .first(conn)
-        .optional()?;
-    let Some((name, sha)) = row else { return Ok(None) };
+    let row = crate::store::queries::current_policy_name(conn)?;
+    row.map(|(name, sha)| parsed(conn, name, sha)).transpose()
+}
+
+/// [`in_force`] for an append operation: the batch reads which policy is in force once
+/// ([`AppendCtx::policy_in_force`]).
+///
+/// # Errors
+/// As [`in_force`].
+pub fn in_force_for(ctx: &mut AppendCtx<'_>) -> Result<Option<(String, String, std::sync::Arc<Policy>)>, StoreError> {
+    let row = ctx.policy_in_force()?;
+    row.map(|(name, sha)| parsed(ctx.conn, name, sha)).transpose()
+}
+
+/// The policy with digest `sha`, parsed once per process.
+fn parsed(
+    conn: &mut crate::store::DbConnection,
+    name: String,
+    sha: String,
+) -> Result<(String, String, std::sync::Arc<Policy>), StoreError> {
     let memo = PARSED.get_or_init(Default::default);
     if let Some(p) = memo.lock().unwrap_or_else(|p| p.into_inner()).get(&sha) {
-        return Ok(Some((name, sha, p.clone())));
+        return Ok((name, sha, p.clone()));
     }
     let document: String = policies::table
         .filter(policies::sha256.eq(&sha))
@@ -54,7 +68,7 @@ pub fn in_force(
         memo.clear();
     }
     memo.insert(sha.clone(), parsed.clone());
-    Ok(Some((name, sha, parsed)))
+    Ok((name, sha, parsed))
 }
 
 /// The built-in default, adopted as entry 0 of a new ledger.
@@ -76,6 +90,7 @@ pub fn adoption(ctx: &mut AppendCtx<'_>, name: &str, document: &str) -> Result<N
             policies::document.eq(document),
         ))
         .execute(ctx.conn)?;
+    ctx.policy_changed();
     let public: Map<String, Value> = json!({ "name": name, "policy_sha256": sha })
         .as_object()
         .cloned()

@@ -10,7 +10,42 @@ use crate::state::AppState;
 use crate::store::schema::{entries, requests};
 use crate::store::{DbConnection, StoreError};
 
-type Row = (
+/// The columns of a [`RequestView`], in the order of [`ViewRow`].
+pub(super) const VIEW_COLUMNS: ViewColumns = (
+    requests::id,
+    requests::authority_id,
+    requests::issuing_authority_id,
+    requests::instrument,
+    requests::country,
+    requests::emergency,
+    requests::status,
+    requests::received_at,
+    requests::due_at,
+    requests::policy_sha256,
+    requests::data_categories,
+    requests::identifiers,
+    requests::failed_rules,
+);
+
+/// The type of [`VIEW_COLUMNS`].
+type ViewColumns = (
+    requests::id,
+    requests::authority_id,
+    requests::issuing_authority_id,
+    requests::instrument,
+    requests::country,
+    requests::emergency,
+    requests::status,
+    requests::received_at,
+    requests::due_at,
+    requests::policy_sha256,
+    requests::data_categories,
+    requests::identifiers,
+    requests::failed_rules,
+);
+
+/// A row of [`VIEW_COLUMNS`].
+pub(super) type ViewRow = (
     String,
     String,
     Option<String>,
@@ -49,25 +84,12 @@ pub(super) fn load_visible(
     if let Some(authority) = viewer {
         query = query.filter(requests::authority_id.eq(authority));
     }
-    let row: Option<Row> = query
-        .select((
-            requests::id,
-            requests::authority_id,
-            requests::issuing_authority_id,
-            requests::instrument,
-            requests::country,
-            requests::emergency,
-            requests::status,
-            requests::received_at,
-            requests::due_at,
-            requests::policy_sha256,
-            requests::data_categories,
-            requests::identifiers,
-            requests::failed_rules,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some(r) = row else { return Ok(None) };
+    let row: Option<ViewRow> = query.select(VIEW_COLUMNS).first(conn).optional()?;
+    row.map(view_of).transpose()
+}
+
+/// The view of a [`VIEW_COLUMNS`] row, and its stored failures.
+pub(super) fn view_of(r: ViewRow) -> Result<(RequestView, Vec<FieldError>), StoreError> {
     let failures: Vec<FieldError> = serde_json::from_str(&r.12).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut rules: Vec<String> = failures
         .iter()
@@ -89,7 +111,7 @@ pub(super) fn load_visible(
         identifiers: r.11,
         failed_rules: rules,
     };
-    Ok(Some((view, failures)))
+    Ok((view, failures))
 }
 
 /// Index and leaf hash of every entry of a request, in order.

@@ -189,12 +189,14 @@ pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<
     // The entries' own instant: their time, the quarter and the deadline agree.
     let now = ctx.time;
     let (_, policy_sha256, policy) =
-        crate::policy::in_force(ctx.conn)?.ok_or_else(|| AppError::internal("no policy in force"))?;
+        crate::policy::in_force_for(ctx)?.ok_or_else(|| AppError::internal("no policy in force"))?;
     let requester = match &authority {
         Some(a) => authority_facts(ctx.conn, a)?,
         None => None,
     };
     let issuer = match body.issuing_authority.as_deref() {
+        // A court submitting its own order: one read, not two.
+        Some(i) if requester.as_ref().is_some_and(|r| r.id == i) => requester.clone(),
         Some(i) if !i.is_empty() => authority_facts(ctx.conn, i)?,
         _ => None,
     };

@@ -49,7 +49,7 @@ pub async fn sweep(sequencer: &Sequencer, pool: &DbPool) -> Result<Swept, StoreE
                 diesel::update(requests::table.filter(requests::id.eq(id))).set(requests::status.eq("expired")).execute(ctx.conn)?;
                 entries.push(entry("request.expired", id, json!({ "reason": "order_expired" })));
             }
-            let Some((_, _, policy)) = crate::policy::in_force(ctx.conn)? else { return Ok(((), entries)) };
+            let Some((_, _, policy)) = crate::policy::in_force_for(ctx)? else { return Ok(((), entries)) };
             let window = Duration::hours(policy.deadlines.emergency_validation_hours);
             let answered: Vec<(String, String)> = requests::table
                 .filter(requests::emergency.eq(true))

@@ -176,37 +176,31 @@ where
     let (view, appended) = state
         .sequencer
         .append(move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
+            // The view and what the rules need, in one read: under the head lock every
+            // statement is a round trip on PostgreSQL.
             type Row = (
-                String,
-                String,
-                bool,
-                String,
-                i32,
-                Option<String>,
-                String,
-                Option<String>,
-                Option<i64>,
+                super::get::ViewRow,
+                (Option<String>, String, Option<String>, Option<i64>),
             );
             let row: Option<Row> = requests::table
                 .filter(requests::id.eq(&op_id))
                 .select((
-                    requests::status,
-                    requests::authority_id,
-                    requests::emergency,
-                    requests::data_categories,
-                    requests::identifiers,
-                    requests::approved_categories,
-                    requests::notification,
-                    requests::first_approver,
-                    requests::shredded_entry,
+                    super::get::VIEW_COLUMNS,
+                    (
+                        requests::approved_categories,
+                        requests::notification,
+                        requests::first_approver,
+                        requests::shredded_entry,
+                    ),
                 ))
                 .first(ctx.conn)
                 .optional()
                 .map_err(StoreError::from)?;
-            let Some(row) = row else {
+            let Some((view, (approved_categories, notification, first_approver, shredded_entry))) = row else {
                 return Err(AppError::not_found("no request with that id"));
             };
-            if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(row.1.as_str()) {
+            let (mut view, _) = super::get::view_of(view)?;
+            if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(view.authority.as_str()) {
                 return Err(AppError::not_found("no request with that id"));
             }
             // A retry is recognised under the head lock, before any rule: of concurrent calls
@@ -232,29 +226,29 @@ where
             }
             // After retention nothing more is recorded of a request: a notification "sent"
             // once the nonce is destroyed would claim what the user can no longer check.
-            if let Some(n) = row.8 {
+            if let Some(n) = shredded_entry {
                 return Err(AppError::gone(format!(
                     "the request's data was destroyed at the end of retention by entry {n}; nothing more can be recorded of it"
                 )));
             }
             let (_, policy_sha256, policy) =
-                crate::policy::in_force(ctx.conn)?.ok_or_else(|| AppError::internal("no policy"))?;
+                crate::policy::in_force_for(ctx)?.ok_or_else(|| AppError::internal("no policy"))?;
             let parse =
                 |s: &str| serde_json::from_str::<Vec<String>>(s).map_err(|e| StoreError::Corrupt(e.to_string()));
             let current = Current {
-                status: row.0,
-                emergency: row.2,
-                data_categories: parse(&row.3)?,
-                identifiers: row.4,
-                approved_categories: row.5.as_deref().map(parse).transpose()?,
-                notification: row.6,
+                status: view.status.clone(),
+                emergency: view.emergency,
+                data_categories: view.data_categories.clone(),
+                identifiers: view.identifiers,
+                approved_categories: approved_categories.as_deref().map(parse).transpose()?,
+                notification,
                 policy_sha256,
                 four_eyes_emergency: policy.review.four_eyes_emergency,
-                first_approval: match &row.7 {
+                first_approval: match &first_approver {
                     Some(_) => first_approval_scope(ctx.conn, &op_id)?,
                     None => None,
                 },
-                first_approver: row.7,
+                first_approver,
                 commitments: vault::table
                     .filter(vault::request_id.eq(&op_id))
                     .select(vault::commitment)
@@ -285,7 +279,10 @@ where
                     .execute(ctx.conn)
                     .map_err(StoreError::from)?;
             }
-            let (view, _) = load(ctx.conn, &op_id)?.ok_or_else(|| AppError::internal("request vanished"))?;
+            // The one column of the view a transition changes.
+            if let Some(status) = change.status {
+                view.status = status.to_string();
+            }
             if let Some(r) = &retry {
                 use crate::store::schema::idempotency_keys as k;
                 diesel::insert_into(k::table)

@@ -41,7 +41,15 @@ pub fn read_indexes(conn: &mut DbConnection, indexes: &[u64]) -> Result<HashMap<
         .filter(tree_hash_pages::page.eq_any(&pages))
         .select((tree_hash_pages::page, tree_hash_pages::hashes))
         .load(conn)?;
-    Ok(rows.iter().flat_map(|(p, b)| unpack(*p, b)).collect())
+    // Only the hashes asked for: a proof touches one or two hashes of each row it reads, and
+    // keeping all 32 of each was most of a receipt's cost.
+    let mut wanted = indexes.to_vec();
+    wanted.sort_unstable();
+    Ok(rows
+        .iter()
+        .flat_map(|(p, b)| unpack(*p, b))
+        .filter(|(i, _)| wanted.binary_search(i).is_ok())
+        .collect())
 }
 
 /// The stored hashes with indexes in `[lo, hi)`, in order: `None` where none is stored (or its
@@ -154,6 +162,8 @@ pub struct DbHashReader<'a> {
     conn: RefCell<&'a mut DbConnection>,
     overlay_start: u64,
     overlay: Vec<Hash>,
+    /// Stored hashes already known (committed), consulted before the table.
+    known: HashMap<u64, Hash>,
 }
 
 impl<'a> DbHashReader<'a> {
@@ -162,14 +172,18 @@ impl<'a> DbHashReader<'a> {
             conn: RefCell::new(conn),
             overlay_start: u64::MAX,
             overlay: Vec::new(),
+            known: HashMap::new(),
         }
     }
 
-    pub(super) fn with_overlay(conn: &'a mut DbConnection, overlay_start: u64) -> Self {
+    /// `known`: committed stored hashes below `overlay_start` (the writer's frontier from its
+    /// last batch), read from memory instead of the table.
+    pub(super) fn with_overlay(conn: &'a mut DbConnection, overlay_start: u64, known: HashMap<u64, Hash>) -> Self {
         Self {
             conn: RefCell::new(conn),
             overlay_start,
             overlay: Vec::new(),
+            known,
         }
     }
 
@@ -193,7 +207,11 @@ impl<'a> DbHashReader<'a> {
 
 impl tlog_tiles::HashReader for DbHashReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let wanted: Vec<u64> = indexes.iter().copied().filter(|&i| i < self.overlay_start).collect();
+        let wanted: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|&i| i < self.overlay_start && !self.known.contains_key(&i))
+            .collect();
         let from_db = if wanted.is_empty() {
             HashMap::new()
         } else {
@@ -206,7 +224,7 @@ impl tlog_tiles::HashReader for DbHashReader<'_> {
                 if i >= self.overlay_start {
                     self.overlay.get((i - self.overlay_start) as usize).copied()
                 } else {
-                    from_db.get(&i).copied()
+                    self.known.get(&i).or_else(|| from_db.get(&i)).copied()
                 }
                 .ok_or(tlog_tiles::Error::IndexesNotInTree)
             })

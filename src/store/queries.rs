@@ -56,7 +56,6 @@ pub fn head_size(conn: &mut DbConnection) -> Result<u64, StoreError> {
     Ok(size as u64)
 }
 
-/// The policy in force: `(name, sha256, document)` of the newest adoption.
 /// The digest of the policy in force and the index of the entry that adopted it.
 pub fn current_policy_entry(conn: &mut DbConnection) -> Result<Option<(String, u64)>, StoreError> {
     let row: Option<(String, i64)> = policies::table
@@ -67,6 +66,16 @@ pub fn current_policy_entry(conn: &mut DbConnection) -> Result<Option<(String, u
     Ok(row.map(|(sha, idx)| (sha, idx as u64)))
 }
 
+/// `(name, sha256)` of the policy in force: the newest adoption.
+pub fn current_policy_name(conn: &mut DbConnection) -> Result<Option<(String, String)>, StoreError> {
+    Ok(policies::table
+        .select((policies::name, policies::sha256))
+        .order(policies::adopted_entry.desc())
+        .first(conn)
+        .optional()?)
+}
+
+/// The policy in force: `(name, sha256, document)` of the newest adoption.
 pub fn current_policy(conn: &mut DbConnection) -> Result<Option<(String, String, String)>, StoreError> {
     Ok(policies::table
         .select((policies::name, policies::sha256, policies::document))

@@ -82,6 +82,29 @@ pub struct AppendCtx<'a> {
     pub time: chrono::DateTime<chrono::Utc>,
     /// The log's origin: what an operation binds to this ledger (an order statement names it).
     pub origin: &'a str,
+    /// The policy in force as this batch run has read it: see [`AppendCtx::policy_in_force`].
+    policy: &'a mut Option<Option<(String, String)>>,
+}
+
+impl AppendCtx<'_> {
+    /// `(name, sha256)` of the policy in force (the newest adoption), read once per batch:
+    /// on PostgreSQL each read is a round trip under the head lock, and nearly every operation
+    /// asks. The memo is forgotten when an operation adopts a policy
+    /// ([`AppendCtx::policy_changed`]) and when one is rolled back, so an operation always sees
+    /// what the batch's transaction holds.
+    pub fn policy_in_force(&mut self) -> Result<Option<(String, String)>, StoreError> {
+        if let Some(known) = self.policy {
+            return Ok(known.clone());
+        }
+        let row = super::queries::current_policy_name(self.conn)?;
+        *self.policy = Some(row.clone());
+        Ok(row)
+    }
+
+    /// Called by an operation that adopts a policy: the next read goes to the database.
+    pub fn policy_changed(&mut self) {
+        *self.policy = None;
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -250,6 +273,7 @@ impl Sequencer {
             batch_wait,
             clock_behind_ms: clock_behind_ms.clone(),
             isolated_batches: 0,
+            tip: None,
         };
         let alive = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let guard = AliveGuard(alive.clone());
@@ -345,6 +369,21 @@ struct Writer {
     isolated_batches: u32,
     /// SQLite with a URL: the thread that checkpoints the WAL, woken after commits.
     checkpoints: Option<Checkpointer>,
+    /// The log's tip as this writer's last committed batch left it.
+    tip: Option<Tip>,
+}
+
+/// What a batch reads of the log's tip before it appends: the last leaf hash (the next
+/// entry's `prev`) and the frontier hashes (all the tree arithmetic of the next batch reads,
+/// see [`merkle::frontier_indexes`]). The writer keeps them from its
+/// own last commit and uses them only when the head it locks still has that size; otherwise
+/// (another process appended, or the writer just started) the batch reads them from the
+/// database. Stored hashes and entries never change once committed, so a size names them.
+#[derive(Clone)]
+struct Tip {
+    size: u64,
+    last_leaf: Hash,
+    frontier: std::collections::HashMap<u64, Hash>,
 }
 
 /// How often at most the checkpointer copies the WAL into the database file.
@@ -561,11 +600,22 @@ impl Writer {
         let mut isolated = self.isolated_batches > 0;
         self.isolated_batches = self.isolated_batches.saturating_sub(1);
         let mut failed: u64;
+        // Taken: a batch that fails leaves the writer without a tip, to read afresh.
+        let tip = self.tip.take();
+        let mut next_tip: Option<Tip> = None;
         let result = loop {
             per_job.clear();
             failed = 0;
+            let mut run = BatchRun {
+                signer: &signer,
+                clock_behind_ms: &clock,
+                isolated,
+                tip: tip.as_ref(),
+                failed: &mut failed,
+                next_tip: &mut next_tip,
+            };
             let attempt: Result<_, BatchAbort> = conn.transaction(|conn| {
-                let checkpoint = append_batch(conn, &signer, &clock, &mut batch, &mut per_job, isolated, &mut failed)?;
+                let checkpoint = append_batch(conn, &mut run, &mut batch, &mut per_job)?;
                 committing = true;
                 Ok(checkpoint)
             });
@@ -593,6 +643,9 @@ impl Writer {
         };
         match result {
             Ok(checkpoint) => {
+                // Committed: the tip this batch left (or, when it appended nothing, the one
+                // it found).
+                self.tip = next_tip.or(tip);
                 let appended: usize = per_job.iter().map(Vec::len).sum();
                 self.metrics.failed_operations.inc_by(failed);
                 self.metrics.appends.inc_by(appended as u64);
@@ -630,16 +683,28 @@ impl Writer {
     }
 }
 
+/// What one run of a batch works with, and what it leaves for the writer.
+struct BatchRun<'a> {
+    signer: &'a LogSigner,
+    clock_behind_ms: &'a std::sync::atomic::AtomicI64,
+    /// A savepoint per operation.
+    isolated: bool,
+    /// The writer's tip from its last commit, if any.
+    tip: Option<&'a Tip>,
+    /// Operations rolled back (isolated runs).
+    failed: &'a mut u64,
+    /// The tip after this run, for the writer to keep once the transaction commits.
+    next_tip: &'a mut Option<Tip>,
+}
+
 /// Steps 1–4 of the module comment, inside the batch transaction.
 fn append_batch(
     conn: &mut DbConnection,
-    signer: &LogSigner,
-    clock_behind_ms: &std::sync::atomic::AtomicI64,
+    run: &mut BatchRun<'_>,
     batch: &mut [Box<dyn Job>],
     per_job: &mut Vec<Vec<AppendedEntry>>,
-    isolated: bool,
-    failed: &mut u64,
 ) -> Result<Option<SignedCheckpoint>, BatchAbort> {
+    let (signer, isolated) = (run.signer, run.isolated);
     // 1. The head lock.
     diesel::update(log_head::table.filter(log_head::id.eq(1)))
         .set(log_head::size.eq(log_head::size))
@@ -650,13 +715,21 @@ fn append_batch(
         .select(log_head::size)
         .first(conn)?;
     let start = start as u64;
+    let tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
         (GENESIS_PREV.to_string(), String::new())
     } else {
-        let at = merkle::stored_hash_index(0, start - 1);
-        let leaf = super::hashes::read_indexes(conn, &[at])?
-            .remove(&at)
-            .ok_or_else(|| StoreError::Corrupt(format!("the leaf hash of entry {} is not stored", start - 1)))?;
+        let leaf = match tip {
+            Some(t) => t.last_leaf,
+            None => {
+                let at = merkle::stored_hash_index(0, start - 1);
+                super::hashes::read_indexes(conn, &[at])?
+                    .remove(&at)
+                    .ok_or_else(|| StoreError::Corrupt(format!("the leaf hash of entry {} is not stored", start - 1)))?
+            }
+        };
+        // Read every batch, though this writer wrote it: the clock check below trusts only
+        // the stored time (one indexed read per batch).
         let time: String = entries::table
             .filter(entries::idx.eq(start as i64 - 1))
             .select(entries::time)
@@ -671,7 +744,8 @@ fn append_batch(
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or(clock);
     let behind = (last - clock).num_milliseconds();
-    clock_behind_ms.store(behind.max(0), std::sync::atomic::Ordering::Relaxed);
+    run.clock_behind_ms
+        .store(behind.max(0), std::sync::atomic::Ordering::Relaxed);
     if behind > CLOCK_TOLERANCE_MS {
         log::error!(
             "this host's clock is {:.1} s behind the last entry's time: entries keep that time until the clock catches up; fix the clock",
@@ -685,21 +759,23 @@ fn append_batch(
     // transaction, which the first failing operation rolls back whole.
     let mut next = start;
     let mut rows: Vec<Built> = Vec::new();
+    let mut policy = None;
     for job in batch.iter_mut() {
         let first = next;
-        let mut run = |conn: &mut DbConnection| {
+        let mut run_op = |conn: &mut DbConnection| {
             let mut ctx = AppendCtx {
                 conn,
                 next_index: first,
                 time,
                 origin: signer.origin(),
+                policy: &mut policy,
             };
             run_operation(job.as_mut(), &mut ctx, &prev, &last_time, !isolated)
         };
         let staged = if isolated {
-            conn.transaction::<_, Abort, _>(run)
+            conn.transaction::<_, Abort, _>(run_op)
         } else {
-            run(conn)
+            run_op(conn)
         };
         match staged {
             Ok(staged) => {
@@ -720,7 +796,9 @@ fn append_batch(
             }
             Err(Abort::Operation) if !isolated => return Err(BatchAbort::Operation),
             Err(Abort::Operation) => {
-                *failed += 1;
+                // Its savepoint is rolled back, and with it anything it read of the policy.
+                policy = None;
+                *run.failed += 1;
                 per_job.push(Vec::new());
             }
             Err(Abort::Db(e)) => return Err(e.into()),
@@ -763,13 +841,26 @@ fn append_batch(
     }
 
     let hash_start = merkle::stored_hash_index(0, start);
-    let mut reader = DbHashReader::with_overlay(conn, hash_start);
+    let known = tip.map(|t| t.frontier.clone()).unwrap_or_default();
+    let mut reader = DbHashReader::with_overlay(conn, hash_start, known);
     for (i, (_, _, leaf, _)) in rows.iter().enumerate() {
         let new = merkle::hashes_to_store(start + i as u64, *leaf, &reader)?;
         reader.push_overlay(&new);
     }
     let size = start + rows.len() as u64;
     let root = merkle::root(size, &reader)?;
+    let frontier = merkle::frontier_indexes(size);
+    let frontier = frontier
+        .iter()
+        .copied()
+        .zip(tlog_tiles::HashReader::read_hashes(&reader, &frontier).map_err(|e| LedgerError::Proof(e.to_string()))?)
+        .collect();
+    let last = rows.last().expect("rows is not empty");
+    *run.next_tip = Some(Tip {
+        size,
+        last_leaf: last.2,
+        frontier,
+    });
     let new_hashes = reader.overlay().to_vec();
     let conn = reader.conn();
     super::hashes::append(conn, hash_start, &new_hashes)?;
