@@ -84,7 +84,9 @@ pub async fn amend(
                         amending: Some(id),
                         order_verified_with,
                     };
-                    let (outcome, entries) = record(ctx, submission)?;
+                    // An amendment updates its row; no key is claimed.
+                    let (outcome, entries) = record(ctx, submission)?
+                        .ok_or_else(|| AppError::internal("an amendment claimed an idempotency key"))?;
                     // The answer a retry replays (its receipt is rebuilt then).
                     let no_receipt = EntryReceipt {
                         entries: Vec::new(),

@@ -63,7 +63,7 @@ pub async fn decide(
     let retry = Retry::from_request(&req, "decision", digest)?;
     let wait = crate::log::Wait::from_query(&req)?;
     let reviewer = claims.sub.clone();
-    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, false, move |cur| {
         require_state(cur, &["under_review"])?;
         match body.decision {
             Verdict::Approve => {

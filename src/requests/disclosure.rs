@@ -81,7 +81,7 @@ pub async fn disclose(
             "package_sha256 must be 64 hex digits",
         ));
     }
-    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, true, move |cur| {
         require_state(cur, &["approved", "approved_narrowed"])?;
         if let Outcome::NoData = body.outcome {
             let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));

@@ -44,7 +44,7 @@ pub async fn validate_emergency(
     let retry = Retry::from_request(&req, "emergency-validation", digest)?;
     let wait = crate::log::Wait::from_query(&req)?;
     let validated = body.validated;
-    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, false, move |cur| {
         require_state(cur, &["disclosed", "no_data"])?;
         if !cur.emergency {
             return Err(AppError::conflict(format!(

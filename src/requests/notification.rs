@@ -94,7 +94,7 @@ pub async fn notify(
             c
         }
     };
-    apply(state, claims, id.into_inner(), retry, wait, move |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, false, move |cur| {
         if !["pending", "delayed"].contains(&cur.notification.as_str()) {
             return Err(AppError::conflict(format!(
                 "no notification is pending: the request is {} and its notification {}",

@@ -176,7 +176,13 @@ pub(super) struct Outcome {
 /// `request.rejected`.
 /// `amending`: the id of a request in `clarification_requested` that this body replaces; it
 /// keeps its id, receipt time and deadline, and its first entry is `request.amended`.
-pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<(Outcome, Vec<NewEntry>), AppError> {
+/// `None` (nothing written): the submission's `Idempotency-Key` already names another request
+/// of its authority, found by the unique index as the row is inserted rather than by a read
+/// before it (under the head lock every statement is a round trip on PostgreSQL).
+pub(super) fn record(
+    ctx: &mut AppendCtx<'_>,
+    submission: Submission,
+) -> Result<Option<(Outcome, Vec<NewEntry>)>, AppError> {
     let Submission {
         body,
         authority,
@@ -307,29 +313,41 @@ pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<
             .map_err(StoreError::from)?;
         (received_at, due_at)
     } else {
-        diesel::insert_into(requests::table)
-            .values((
-                requests::id.eq(&id),
-                requests::authority_id.eq(&authority_id),
-                requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
-                requests::officer.eq(officer_pseudonym(&authority_id, &sub)),
-                requests::instrument.eq(&instrument),
-                requests::country.eq(&country),
-                requests::emergency.eq(emergency),
-                requests::status.eq(status),
-                requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
-                requests::policy_sha256.eq(&policy_sha256),
-                requests::received_at.eq(&received_at),
-                requests::due_at.eq(&due_at),
-                requests::data_categories.eq(json!(categories).to_string()),
-                requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
-                requests::failed_rules.eq(&failed_json),
-                requests::idempotency_key.eq(&idempotency_key),
-                requests::expires_at.eq(&expires_at),
-                requests::request_sha256.eq(&request_sha256),
-            ))
-            .execute(ctx.conn)
-            .map_err(StoreError::from)?;
+        let row = (
+            requests::id.eq(&id),
+            requests::authority_id.eq(&authority_id),
+            requests::issuing_authority_id.eq(body.issuing_authority.as_deref().filter(|s| !s.is_empty())),
+            requests::officer.eq(officer_pseudonym(&authority_id, &sub)),
+            requests::instrument.eq(&instrument),
+            requests::country.eq(&country),
+            requests::emergency.eq(emergency),
+            requests::status.eq(status),
+            requests::order_sha256.eq(body.order.as_ref().map(|o| o.document_sha256.clone())),
+            requests::policy_sha256.eq(&policy_sha256),
+            requests::received_at.eq(&received_at),
+            requests::due_at.eq(&due_at),
+            requests::data_categories.eq(json!(categories).to_string()),
+            requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
+            requests::failed_rules.eq(&failed_json),
+            requests::idempotency_key.eq(&idempotency_key),
+            requests::expires_at.eq(&expires_at),
+            requests::request_sha256.eq(&request_sha256),
+        );
+        // Any other conflict is impossible: `id` is a fresh UUID.
+        let inserted = match &mut *ctx.conn {
+            DbConnection::Postgresql(c) => diesel::insert_into(requests::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c),
+            DbConnection::Sqlite(c) => diesel::insert_into(requests::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c),
+        }
+        .map_err(StoreError::from)?;
+        if inserted == 0 {
+            return Ok(None);
+        }
         (received_at, due_at)
     };
     // The vault keeps raw identifiers only for requests that may lead to a disclosure: a
@@ -429,7 +447,7 @@ pub(super) fn record(ctx: &mut AppendCtx<'_>, submission: Submission) -> Result<
         policy_sha256,
         failed_rules: failed_rules.iter().map(|s| s.to_string()).collect(),
     };
-    Ok((Outcome { view, failures }, vec![received, decision]))
+    Ok(Some((Outcome { view, failures }, vec![received, decision])))
 }
 
 /// Submit a disclosure request. Validation (V1–V12 of the policy in force) is recorded either
@@ -480,18 +498,8 @@ pub async fn submit(
     let (outcome, appended) = state
         .sequencer
         .append(move |ctx| {
-            // Checked again under the head lock: of concurrent submissions with one key,
-            // exactly one is recorded and every other one replays its answer.
-            if let (Some(key), Some(a)) = (&idempotency_key, &authority) {
-                let taken: i64 = requests::table
-                    .filter(requests::authority_id.eq(a).and(requests::idempotency_key.eq(key)))
-                    .count()
-                    .get_result(ctx.conn)
-                    .map_err(StoreError::from)?;
-                if taken > 0 {
-                    return Ok((None, Vec::new()));
-                }
-            }
+            // Of concurrent submissions with one key exactly one is recorded, and every other
+            // one replays its answer: the key's unique index decides, under the head lock.
             let submission = Submission {
                 body,
                 authority,
@@ -501,7 +509,7 @@ pub async fn submit(
                 amending: None,
                 order_verified_with,
             };
-            record(ctx, submission).map(|(o, e)| (Some(o), e))
+            Ok::<_, AppError>(record(ctx, submission)?.map_or((None, Vec::new()), |(o, e)| (Some(o), e)))
         })
         .await?;
     let Some(outcome) = outcome else {

@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::log::EntryReceipt;
 use crate::state::AppState;
 use crate::store::schema::{requests, vault};
-use crate::store::{AppendCtx, NewEntry, StoreError};
+use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// What a transition sees of the request.
 pub(super) struct Current {
@@ -31,7 +31,8 @@ pub(super) struct Current {
     pub first_approver: Option<String>,
     /// What that first approval covered: its categories and number of identifiers.
     pub first_approval: Option<(Vec<String>, i32)>,
-    /// Commitments of the request's identifiers (vault).
+    /// Commitments of the request's identifiers (vault); read only for a transition that
+    /// asks for them (see [`apply`]), else empty.
     pub commitments: Vec<String>,
 }
 
@@ -167,6 +168,7 @@ pub(super) async fn apply<F>(
     id: String,
     retry: Option<Retry>,
     wait: crate::log::Wait,
+    with_commitments: bool,
     decide: F,
 ) -> Result<HttpResponse, AppError>
 where
@@ -209,13 +211,32 @@ where
             let subject = format!("{}\n{}", claims.iss, claims.sub);
             if let Some(r) = &retry {
                 use crate::store::schema::idempotency_keys as k;
-                let before: Option<(String, String, String, i64)> = k::table
-                    .filter(k::subject.eq(&subject).and(k::idem_key.eq(&r.key)))
-                    .select((k::action, k::request_id, k::body_sha256, k::entry_index))
-                    .first(ctx.conn)
-                    .optional()
-                    .map_err(StoreError::from)?;
-                if let Some((action, request, digest, index)) = before {
+                // The key is claimed first, for this operation's entry: one statement when it
+                // is new (the usual case). Should the transition then be refused, the claim is
+                // rolled back with it.
+                let claim = (
+                    k::subject.eq(&subject),
+                    k::idem_key.eq(&r.key),
+                    k::action.eq(r.action),
+                    k::request_id.eq(&op_id),
+                    k::body_sha256.eq(&r.body_sha256),
+                    k::entry_index.eq(ctx.next_index as i64),
+                );
+                let claimed = match &mut *ctx.conn {
+                    DbConnection::Postgresql(c) => {
+                        diesel::insert_into(k::table).values(claim).on_conflict_do_nothing().execute(c)
+                    }
+                    DbConnection::Sqlite(c) => {
+                        diesel::insert_into(k::table).values(claim).on_conflict_do_nothing().execute(c)
+                    }
+                }
+                .map_err(StoreError::from)?;
+                if claimed == 0 {
+                    let (action, request, digest, index): (String, String, String, i64) = k::table
+                        .filter(k::subject.eq(&subject).and(k::idem_key.eq(&r.key)))
+                        .select((k::action, k::request_id, k::body_sha256, k::entry_index))
+                        .first(ctx.conn)
+                        .map_err(StoreError::from)?;
                     if action == r.action && request == op_id && digest == r.body_sha256 {
                         return Ok((Applied::Before(index as u64), Vec::new()));
                     }
@@ -249,11 +270,17 @@ where
                     None => None,
                 },
                 first_approver,
-                commitments: vault::table
-                    .filter(vault::request_id.eq(&op_id))
-                    .select(vault::commitment)
-                    .load(ctx.conn)
-                    .map_err(StoreError::from)?,
+                // Under the head lock each read is a round trip on PostgreSQL: only the
+                // disclosure needs them.
+                commitments: if with_commitments {
+                    vault::table
+                        .filter(vault::request_id.eq(&op_id))
+                        .select(vault::commitment)
+                        .load(ctx.conn)
+                        .map_err(StoreError::from)?
+                } else {
+                    Vec::new()
+                },
             };
             let change = decide(&current)?;
             // One UPDATE for whatever the transition changes: under the head lock every
@@ -282,20 +309,6 @@ where
             // The one column of the view a transition changes.
             if let Some(status) = change.status {
                 view.status = status.to_string();
-            }
-            if let Some(r) = &retry {
-                use crate::store::schema::idempotency_keys as k;
-                diesel::insert_into(k::table)
-                    .values((
-                        k::subject.eq(&subject),
-                        k::idem_key.eq(&r.key),
-                        k::action.eq(r.action),
-                        k::request_id.eq(&op_id),
-                        k::body_sha256.eq(&r.body_sha256),
-                        k::entry_index.eq(ctx.next_index as i64),
-                    ))
-                    .execute(ctx.conn)
-                    .map_err(StoreError::from)?;
             }
             let entry = NewEntry {
                 kind: change.kind.to_string(),

@@ -31,7 +31,7 @@ pub async fn withdraw(
     let claims = caller.require(&[Role::Officer])?.clone();
     let retry = Retry::from_request(&req, "withdraw", String::new())?;
     let wait = crate::log::Wait::from_query(&req)?;
-    apply(state, claims, id.into_inner(), retry, wait, |cur| {
+    apply(state, claims, id.into_inner(), retry, wait, false, |cur| {
         require_state(
             cur,
             &[
