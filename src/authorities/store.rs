@@ -110,6 +110,33 @@ pub fn load_without_keys(conn: &mut DbConnection, id: &str) -> Result<Option<Aut
     row.map(|row| authority_from_row(row, Vec::new())).transpose()
 }
 
+/// [`load_without_keys`] with its key `kid` alone (`keys` holds it, or is empty when the
+/// authority has no such key or it does not parse), in one statement: the sequencer reads an order's issuer and
+/// key under the head lock, where each statement is a round trip on PostgreSQL.
+pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Option<Authority>, StoreError> {
+    let key_columns = (
+        authority_keys::kid,
+        authority_keys::alg,
+        authority_keys::jwk,
+        authority_keys::not_before,
+        authority_keys::not_after,
+        authority_keys::revoked_at,
+    );
+    let row: Option<(AuthorityRow, Option<KeyRow>)> = authorities::table
+        .left_join(
+            authority_keys::table.on(authority_keys::authority_id
+                .eq(authorities::id)
+                .and(authority_keys::kid.eq(kid))),
+        )
+        .filter(authorities::id.eq(id))
+        .select((AUTHORITY_COLUMNS, key_columns.nullable()))
+        .first(conn)
+        .optional()?;
+    // A stored key that no longer parses verifies nothing: as if absent (rule V3 then fails).
+    row.map(|(row, key)| authority_from_row(row, key.and_then(|k| key_from_row(k).ok()).into_iter().collect()))
+        .transpose()
+}
+
 /// Authorities ordered by id, after `after`, at most `limit`.
 pub fn list(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> Result<Vec<Authority>, StoreError> {
     let mut q = authorities::table

@@ -81,76 +81,86 @@ pub async fn disclose(
             "package_sha256 must be 64 hex digits",
         ));
     }
-    apply(state, claims, id.into_inner(), retry, wait, true, move |cur| {
-        require_state(cur, &["approved", "approved_narrowed"])?;
-        if let Outcome::NoData = body.outcome {
-            let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));
-            change.notification = Some("pending");
-            return Ok(change);
-        }
-        let approved = cur.approved_categories.clone().unwrap_or_default();
-        // The category is not named back: a caller could put anything in a map key.
-        if body.values.keys().any(|c| !approved.contains(c)) {
-            return Err(AppError::invalid_parameter(
-                "values",
-                format!(
-                    "a category in values was not approved (approved: {})",
-                    approved.join(", ")
-                ),
-            ));
-        }
-        if body.accounts_affected == 0 || body.values.values().all(|n| *n == 0) {
-            return Err(AppError::invalid_parameter(
-                "values",
-                "a disclosure discloses at least one value of one account",
-            ));
-        }
-        if let Some(per) = &body.identifiers {
-            // u128: per-identifier figures are each below 2^53, their sum need not be.
-            let mut sums: BTreeMap<&String, u128> = BTreeMap::new();
-            for d in per {
-                if !cur.commitments.contains(&d.commitment) {
-                    return Err(AppError::invalid_parameter(
-                        "identifiers",
-                        "a commitment is not one of this request's identifiers",
-                    ));
-                }
-                for (category, n) in &d.values {
-                    *sums.entry(category).or_default() += u128::from(*n);
-                }
+    // The vault's commitments are read only to check per-identifier values.
+    let with_commitments = body.identifiers.is_some();
+    apply(
+        state,
+        claims,
+        id.into_inner(),
+        retry,
+        wait,
+        with_commitments,
+        move |cur| {
+            require_state(cur, &["approved", "approved_narrowed"])?;
+            if let Outcome::NoData = body.outcome {
+                let mut change = Change::to("no_data", "request.no_data", json!({ "outcome": "no_data" }));
+                change.notification = Some("pending");
+                return Ok(change);
             }
-            let totals: BTreeMap<&String, u128> = body
-                .values
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(c, n)| (c, u128::from(*n)))
-                .collect();
-            sums.retain(|_, n| *n > 0);
-            if sums != totals {
+            let approved = cur.approved_categories.clone().unwrap_or_default();
+            // The category is not named back: a caller could put anything in a map key.
+            if body.values.keys().any(|c| !approved.contains(c)) {
                 return Err(AppError::invalid_parameter(
-                    "identifiers",
-                    "per-identifier values must add up to values",
+                    "values",
+                    format!(
+                        "a category in values was not approved (approved: {})",
+                        approved.join(", ")
+                    ),
                 ));
             }
-        }
-        let outcome = match body.outcome {
-            Outcome::FullyProduced => "fully_produced",
-            _ => "partially_produced",
-        };
-        let mut change = Change::to(
-            "disclosed",
-            "request.disclosed",
-            json!({ "outcome": outcome, "accounts_affected": body.accounts_affected, "values": body.values }),
-        );
-        let per: Vec<_> = body
-            .identifiers
-            .iter()
-            .flatten()
-            .map(|d| json!({ "commitment": d.commitment, "values": d.values }))
-            .collect();
-        change.restricted = Some(json!({ "package_sha256": body.package_sha256, "identifiers": per }));
-        change.notification = Some("pending");
-        Ok(change)
-    })
+            if body.accounts_affected == 0 || body.values.values().all(|n| *n == 0) {
+                return Err(AppError::invalid_parameter(
+                    "values",
+                    "a disclosure discloses at least one value of one account",
+                ));
+            }
+            if let Some(per) = &body.identifiers {
+                // u128: per-identifier figures are each below 2^53, their sum need not be.
+                let mut sums: BTreeMap<&String, u128> = BTreeMap::new();
+                for d in per {
+                    if !cur.commitments.contains(&d.commitment) {
+                        return Err(AppError::invalid_parameter(
+                            "identifiers",
+                            "a commitment is not one of this request's identifiers",
+                        ));
+                    }
+                    for (category, n) in &d.values {
+                        *sums.entry(category).or_default() += u128::from(*n);
+                    }
+                }
+                let totals: BTreeMap<&String, u128> = body
+                    .values
+                    .iter()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(c, n)| (c, u128::from(*n)))
+                    .collect();
+                sums.retain(|_, n| *n > 0);
+                if sums != totals {
+                    return Err(AppError::invalid_parameter(
+                        "identifiers",
+                        "per-identifier values must add up to values",
+                    ));
+                }
+            }
+            let outcome = match body.outcome {
+                Outcome::FullyProduced => "fully_produced",
+                _ => "partially_produced",
+            };
+            let mut change = Change::to(
+                "disclosed",
+                "request.disclosed",
+                json!({ "outcome": outcome, "accounts_affected": body.accounts_affected, "values": body.values }),
+            );
+            let per: Vec<_> = body
+                .identifiers
+                .iter()
+                .flatten()
+                .map(|d| json!({ "commitment": d.commitment, "values": d.values }))
+                .collect();
+            change.restricted = Some(json!({ "package_sha256": body.package_sha256, "identifiers": per }));
+            change.notification = Some("pending");
+            Ok(change)
+        },
+    )
     .await
 }

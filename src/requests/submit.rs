@@ -25,13 +25,17 @@ pub struct RequestRecorded {
 }
 
 fn authority_facts(conn: &mut DbConnection, id: &str) -> Result<Option<AuthorityFacts>, StoreError> {
-    Ok(authorities::load_without_keys(conn, id)?.map(|a| AuthorityFacts {
+    Ok(authorities::load_without_keys(conn, id)?.map(facts_of))
+}
+
+fn facts_of(a: authorities::Authority) -> AuthorityFacts {
+    AuthorityFacts {
         verified: a.status == STATUS_VERIFIED,
         id: a.id,
         country: a.country,
         kind: a.kind,
         judicial: a.judicial,
-    }))
+    }
 }
 
 fn order_key(conn: &mut DbConnection, issuer: &str, kid: &str) -> Result<Option<OrderKey>, StoreError> {
@@ -196,19 +200,29 @@ pub(super) fn record(
     let now = ctx.time;
     let (_, policy_sha256, policy) =
         crate::policy::in_force_for(ctx)?.ok_or_else(|| AppError::internal("no policy in force"))?;
+    // The issuer and the order's key in one read; a court submitting its own order (the usual
+    // case) is also the requester, read once.
+    let (issuer, key) = match (body.issuing_authority.as_deref(), &body.order) {
+        (Some(i), Some(o)) if !i.is_empty() => match authorities::load_with_key(ctx.conn, i, &o.kid)? {
+            Some(mut a) => {
+                let key = a.keys.pop().map(|k| OrderKey {
+                    alg: k.alg,
+                    jwk: k.jwk,
+                    not_before: k.not_before,
+                    not_after: k.not_after,
+                    revoked_at: k.revoked_at,
+                });
+                (Some(facts_of(a)), key)
+            }
+            None => (None, None),
+        },
+        (Some(i), None) if !i.is_empty() => (authority_facts(ctx.conn, i)?, None),
+        _ => (None, None),
+    };
     let requester = match &authority {
+        Some(a) if issuer.as_ref().is_some_and(|i| &i.id == a) => issuer.clone(),
         Some(a) => authority_facts(ctx.conn, a)?,
         None => None,
-    };
-    let issuer = match body.issuing_authority.as_deref() {
-        // A court submitting its own order: one read, not two.
-        Some(i) if requester.as_ref().is_some_and(|r| r.id == i) => requester.clone(),
-        Some(i) if !i.is_empty() => authority_facts(ctx.conn, i)?,
-        _ => None,
-    };
-    let key = match (&issuer, &body.order) {
-        (Some(i), Some(o)) => order_key(ctx.conn, &i.id, &o.kid)?,
-        _ => None,
     };
     let (mut other, mut same) = (false, false);
     if let Some(o) = &body.order {
