@@ -606,3 +606,48 @@ async fn a_lost_answer_is_retried_with_an_idempotency_key_and_applied_once() {
     // Without a key a second approval is the illegal transition it always was.
     assert_eq!(act(&app, &reviewer, &id, "decision", approve).await.0, 409);
 }
+
+/// A transition refused with a key leaves the key unclaimed: once the request can take it, the
+/// same call with the same key applies (it is not the refusal replayed, nor "key used").
+#[tokio::test]
+async fn a_transition_refused_with_a_key_applies_when_retried_with_it_later() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let (_, submitted) = submit(&app, &c.officer, &order(&c, "idem-refused", "fraud")).await;
+    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    let disclose = || {
+        let (app, reviewer, id) = (&app, reviewer.clone(), id.clone());
+        async move {
+            let r = app
+                .client
+                .post(app.url(&format!("/v1/requests/{id}/disclosure")))
+                .bearer_auth(reviewer)
+                .header("Idempotency-Key", "disclose-when-approved")
+                .json(&json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let before = app.size().await;
+    let (status, body) = disclose().await;
+    assert_eq!(status, 409, "not approved yet: {body}");
+    assert_eq!(app.size().await, before);
+    assert_eq!(
+        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = disclose().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "disclosed");
+    let (again, replayed) = disclose().await;
+    assert_eq!(again, 200);
+    assert_eq!(
+        replayed["receipt"]["entries"][0]["index"],
+        body["receipt"]["entries"][0]["index"]
+    );
+}

@@ -172,10 +172,6 @@ async fn a_batch_with_a_failing_operation_is_run_again_with_savepoints_and_the_o
     verified(&url);
 }
 
-/// Defence in depth behind the door checks: an operation that hands the sequencer an entry its
-/// verifier would refuse (here integers beyond ±(2^53 − 1), which canonicalisation would round
-/// through a float, in the public part and in the restricted details) fails with its state
-/// rolled back, and the ledger around it still verifies.
 /// Each writer keeps the log's tip from its own last batch; another writer appending in
 /// between must make it read the tip afresh, or it would chain from a stale entry and fork.
 #[tokio::test]
@@ -244,6 +240,10 @@ async fn operations_after_an_adoption_in_the_same_batch_see_the_new_policy() {
     verified(&url);
 }
 
+/// Defence in depth behind the door checks: an operation that hands the sequencer an entry its
+/// verifier would refuse (here integers beyond ±(2^53 − 1), which canonicalisation would round
+/// through a float, in the public part and in the restricted details) fails with its state
+/// rolled back, and the ledger around it still verifies.
 #[tokio::test]
 async fn an_entry_that_verify_would_refuse_is_never_signed() {
     let dir = tempfile::tempdir().unwrap();

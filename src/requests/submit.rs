@@ -182,7 +182,8 @@ pub(super) struct Outcome {
 /// keeps its id, receipt time and deadline, and its first entry is `request.amended`.
 /// `None` (nothing written): the submission's `Idempotency-Key` already names another request
 /// of its authority, found by the unique index as the row is inserted rather than by a read
-/// before it (under the head lock every statement is a round trip on PostgreSQL).
+/// before it (under the head lock every statement is a round trip on PostgreSQL). That insert
+/// must stay the first write of this function, so that `None` leaves nothing behind.
 pub(super) fn record(
     ctx: &mut AppendCtx<'_>,
     submission: Submission,
@@ -498,7 +499,9 @@ pub async fn submit(
             shape,
         ));
     }
-    let idempotency_key = super::transition::idempotency_key(&http)?;
+    // A key is per authority: an officer token without one (its submission is rejected)
+    // gets no replay, rather than another such caller's answer.
+    let idempotency_key = super::transition::idempotency_key(&http)?.filter(|_| claims.authority.is_some());
     let request_sha256 = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(AppError::internal)?));
     if let (Some(key), Some(authority)) = (&idempotency_key, &claims.authority) {
         if let Some(replay) = super::get::replay(&state, authority, key, &request_sha256).await? {

@@ -157,13 +157,14 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
 }
 
 /// A `HashReader` over a database connection. Hashes with a stored index at or above
-/// `overlay_start` come from `overlay` (the batch in progress), the rest from the table.
+/// `overlay_start` come from `overlay` (the batch in progress); the rest from `known` (given
+/// by the caller, or read before), else from the table.
 pub struct DbHashReader<'a> {
     conn: RefCell<&'a mut DbConnection>,
     overlay_start: u64,
     overlay: Vec<Hash>,
-    /// Stored hashes already known (committed), consulted before the table.
-    known: HashMap<u64, Hash>,
+    /// Stored hashes already known (committed): given, or read from the table before.
+    known: RefCell<HashMap<u64, Hash>>,
 }
 
 impl<'a> DbHashReader<'a> {
@@ -172,7 +173,7 @@ impl<'a> DbHashReader<'a> {
             conn: RefCell::new(conn),
             overlay_start: u64::MAX,
             overlay: Vec::new(),
-            known: HashMap::new(),
+            known: RefCell::new(HashMap::new()),
         }
     }
 
@@ -183,7 +184,7 @@ impl<'a> DbHashReader<'a> {
             conn: RefCell::new(conn),
             overlay_start,
             overlay: Vec::new(),
-            known,
+            known: RefCell::new(known),
         }
     }
 
@@ -207,24 +208,29 @@ impl<'a> DbHashReader<'a> {
 
 impl tlog_tiles::HashReader for DbHashReader<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let wanted: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|&i| i < self.overlay_start && !self.known.contains_key(&i))
-            .collect();
-        let from_db = if wanted.is_empty() {
-            HashMap::new()
-        } else {
-            self.read_db(&wanted)
-                .map_err(|e| tlog_tiles::Error::InvalidInput(format!("reading tree hashes: {e}")))?
+        let wanted: Vec<u64> = {
+            let known = self.known.borrow();
+            indexes
+                .iter()
+                .copied()
+                .filter(|&i| i < self.overlay_start && !known.contains_key(&i))
+                .collect()
         };
+        if !wanted.is_empty() {
+            // Kept: the root and the frontier after a batch ask for hashes read before.
+            let read = self
+                .read_db(&wanted)
+                .map_err(|e| tlog_tiles::Error::InvalidInput(format!("reading tree hashes: {e}")))?;
+            self.known.borrow_mut().extend(read);
+        }
+        let known = self.known.borrow();
         indexes
             .iter()
             .map(|&i| {
                 if i >= self.overlay_start {
                     self.overlay.get((i - self.overlay_start) as usize).copied()
                 } else {
-                    self.known.get(&i).or_else(|| from_db.get(&i)).copied()
+                    known.get(&i).copied()
                 }
                 .ok_or(tlog_tiles::Error::IndexesNotInTree)
             })

@@ -6,7 +6,9 @@
 //!    this row lock serialises every appender on the database, so two processes never fork
 //!    the chain; on SQLite the first write takes the database's write lock before anything is
 //!    read, so no read-then-upgrade deadlock exists.
-//! 2. Read size, last leaf hash and last time under that lock.
+//! 2. Read size, last leaf hash and last time under that lock (the leaf hash and the frontier
+//!    of the tree come from the writer's own last batch when the head is still where it left
+//!    it: see `Tip`).
 //! 3. Run each operation; it makes its state changes and returns its entries, which are
 //!    numbered, canonicalised and hashed. A batch first runs without savepoints (on
 //!    PostgreSQL each savepoint is two more round trips under the head lock). If an operation
@@ -375,14 +377,16 @@ struct Writer {
 
 /// What a batch reads of the log's tip before it appends: the last leaf hash (the next
 /// entry's `prev`) and the frontier hashes (all the tree arithmetic of the next batch reads,
-/// see [`merkle::frontier_indexes`]). The writer keeps them from its
-/// own last commit and uses them only when the head it locks still has that size; otherwise
-/// (another process appended, or the writer just started) the batch reads them from the
-/// database. Stored hashes and entries never change once committed, so a size names them.
+/// see [`merkle::frontier_indexes`]). The writer keeps them from its own last commit and uses
+/// them only when the head it locks still has that size and the last entry that time;
+/// otherwise (another process appended, the writer just started or lost its connection) the
+/// batch reads them from the database. Stored hashes and entries never change once committed.
 #[derive(Clone)]
 struct Tip {
     size: u64,
     last_leaf: Hash,
+    /// The last entry's time: checked against the stored one, which each batch reads anyway.
+    last_time: String,
     frontier: std::collections::HashMap<u64, Hash>,
 }
 
@@ -583,6 +587,8 @@ impl Writer {
     fn drop_connection(&mut self) {
         log::error!("the writer lost its database connection; reconnecting with back-off");
         self.conn = None;
+        // The database may come back as another one (a failover, a restore).
+        self.tip = None;
         self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
         self.next_attempt = Instant::now();
         self.backoff = MIN_BACKOFF;
@@ -602,10 +608,11 @@ impl Writer {
         let mut failed: u64;
         // Taken: a batch that fails leaves the writer without a tip, to read afresh.
         let tip = self.tip.take();
-        let mut next_tip: Option<Tip> = None;
+        let mut next_tip: Option<Tip>;
         let result = loop {
             per_job.clear();
             failed = 0;
+            next_tip = None;
             let mut run = BatchRun {
                 signer: &signer,
                 clock_behind_ms: &clock,
@@ -715,10 +722,19 @@ fn append_batch(
         .select(log_head::size)
         .first(conn)?;
     let start = start as u64;
-    let tip = run.tip.filter(|t| t.size == start);
+    let mut tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
         (GENESIS_PREV.to_string(), String::new())
     } else {
+        // Read every batch, though this writer wrote it: the clock check below trusts only
+        // the stored time (one indexed read per batch). It also checks the tip: a log that
+        // came back to the same size with other entries (a restore, a failover that lost
+        // commits) shows another time, and the tip is not used.
+        let time: String = entries::table
+            .filter(entries::idx.eq(start as i64 - 1))
+            .select(entries::time)
+            .first(conn)?;
+        tip = tip.filter(|t| t.last_time == time);
         let leaf = match tip {
             Some(t) => t.last_leaf,
             None => {
@@ -728,12 +744,6 @@ fn append_batch(
                     .ok_or_else(|| StoreError::Corrupt(format!("the leaf hash of entry {} is not stored", start - 1)))?
             }
         };
-        // Read every batch, though this writer wrote it: the clock check below trusts only
-        // the stored time (one indexed read per batch).
-        let time: String = entries::table
-            .filter(entries::idx.eq(start as i64 - 1))
-            .select(entries::time)
-            .first(conn)?;
         (hex::encode(leaf.0), time)
     };
     // Entry times never go backwards. A clock behind the last entry (it ran fast once, or was
@@ -859,6 +869,7 @@ fn append_batch(
     *run.next_tip = Some(Tip {
         size,
         last_leaf: last.2,
+        last_time: last.0.time.clone(),
         frontier,
     });
     let new_hashes = reader.overlay().to_vec();
