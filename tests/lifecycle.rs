@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::requests::{act, check_receipt, court, order, submit, Court};
+use common::requests::{act, act_with_key, check_receipt, court, order, submit, Court};
 use common::{spawn, TestApp};
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
@@ -576,21 +576,7 @@ async fn a_lost_answer_is_retried_with_an_idempotency_key_and_applied_once() {
     let (_, submitted) = submit(&app, &c.officer, &order(&c, "idem-decision", "fraud")).await;
     let id = submitted["request"]["id"].as_str().unwrap().to_string();
     let reviewer = app.token(Role::Reviewer);
-    let decide = |body: Value, key: &'static str| {
-        let (app, reviewer, id) = (&app, reviewer.clone(), id.clone());
-        async move {
-            let r = app
-                .client
-                .post(app.url(&format!("/v1/requests/{id}/decision")))
-                .bearer_auth(reviewer)
-                .header("Idempotency-Key", key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        }
-    };
+    let decide = |body: Value, key: &'static str| act_with_key(&app, &reviewer, &id, "decision", key, body);
     let approve = json!({ "decision": "approve" });
     let before = app.size().await;
     let answers = futures_util::future::join_all((0..8).map(|_| decide(approve.clone(), "decide-once"))).await;
@@ -617,19 +603,8 @@ async fn a_transition_refused_with_a_key_applies_when_retried_with_it_later() {
     let id = submitted["request"]["id"].as_str().unwrap().to_string();
     let reviewer = app.token(Role::Reviewer);
     let disclose = || {
-        let (app, reviewer, id) = (&app, reviewer.clone(), id.clone());
-        async move {
-            let r = app
-                .client
-                .post(app.url(&format!("/v1/requests/{id}/disclosure")))
-                .bearer_auth(reviewer)
-                .header("Idempotency-Key", "disclose-when-approved")
-                .json(&json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } }))
-                .send()
-                .await
-                .unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
-        }
+        let body = json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } });
+        act_with_key(&app, &reviewer, &id, "disclosure", "disclose-when-approved", body)
     };
     let before = app.size().await;
     let (status, body) = disclose().await;

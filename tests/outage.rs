@@ -25,11 +25,8 @@ async fn until(what: &str, limit: Duration, mut ok: impl AsyncFnMut() -> bool) -
 
 #[tokio::test]
 async fn the_writer_survives_a_postgresql_restart() {
-    if !common::is_postgres() {
+    let Some(cluster) = Cluster::for_postgres_pass() else {
         return; // the PostgreSQL pass runs it
-    }
-    let Some(cluster) = Cluster::new() else {
-        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
     };
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::start_with(

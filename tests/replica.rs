@@ -147,11 +147,8 @@ fn serve_reading_from(primary: &Cluster, read_url: &str) -> (ServerProcess, temp
 
 #[tokio::test]
 async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replayed() {
-    if !common::is_postgres() {
+    let Some(primary) = Cluster::for_postgres_pass() else {
         return; // the PostgreSQL pass runs it
-    }
-    let Some(primary) = Cluster::new() else {
-        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
     };
     let standby = primary.standby();
     let (server, data, client, verifier) = serve_reading_from(&primary, &standby.url());
@@ -293,11 +290,8 @@ async fn reads_go_to_a_streaming_standby_and_never_answer_what_it_has_not_replay
 /// primary's standby once promoted, whose history may from then on differ.
 #[tokio::test]
 async fn a_read_database_that_is_not_a_standby_of_the_primary_answers_nothing() {
-    if !common::is_postgres() {
+    let Some(primary) = Cluster::for_postgres_pass() else {
         return; // the PostgreSQL pass runs it
-    }
-    let Some(primary) = Cluster::new() else {
-        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
     };
     let standby = primary.standby();
     let Some(other) = Cluster::new() else { unreachable!() };
@@ -356,11 +350,8 @@ async fn a_read_database_that_is_not_a_standby_of_the_primary_answers_nothing() 
 /// the first test reads them from the standby.)
 #[tokio::test]
 async fn with_a_witness_quorum_the_checkpoint_served_is_read_from_the_primary() {
-    if !common::is_postgres() {
+    let Some(primary) = Cluster::for_postgres_pass() else {
         return; // the PostgreSQL pass runs it
-    }
-    let Some(primary) = Cluster::new() else {
-        panic!("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin");
     };
     let standby = primary.standby();
     let keys = tempfile::tempdir().unwrap();

@@ -114,14 +114,6 @@ pub fn load_without_keys(conn: &mut DbConnection, id: &str) -> Result<Option<Aut
 /// authority has no such key or it does not parse), in one statement: the sequencer reads an order's issuer and
 /// key under the head lock, where each statement is a round trip on PostgreSQL.
 pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Option<Authority>, StoreError> {
-    let key_columns = (
-        authority_keys::kid,
-        authority_keys::alg,
-        authority_keys::jwk,
-        authority_keys::not_before,
-        authority_keys::not_after,
-        authority_keys::revoked_at,
-    );
     let row: Option<(AuthorityRow, Option<KeyRow>)> = authorities::table
         .left_join(
             authority_keys::table.on(authority_keys::authority_id
@@ -129,7 +121,7 @@ pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Opt
                 .and(authority_keys::kid.eq(kid))),
         )
         .filter(authorities::id.eq(id))
-        .select((AUTHORITY_COLUMNS, key_columns.nullable()))
+        .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable()))
         .first(conn)
         .optional()?;
     // A stored key that no longer parses verifies nothing: as if absent (rule V3 then fails).

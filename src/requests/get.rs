@@ -10,39 +10,33 @@ use crate::state::AppState;
 use crate::store::schema::{entries, requests};
 use crate::store::{DbConnection, StoreError};
 
-/// The columns of a [`RequestView`], in the order of [`ViewRow`].
-pub(super) const VIEW_COLUMNS: ViewColumns = (
-    requests::id,
-    requests::authority_id,
-    requests::issuing_authority_id,
-    requests::instrument,
-    requests::country,
-    requests::emergency,
-    requests::status,
-    requests::received_at,
-    requests::due_at,
-    requests::policy_sha256,
-    requests::data_categories,
-    requests::identifiers,
-    requests::failed_rules,
-);
+/// The columns of a [`RequestView`], in the order of [`ViewRow`]: one list that gives both
+/// [`VIEW_COLUMNS`] and its type.
+macro_rules! view_columns {
+    () => {
+        (
+            requests::id,
+            requests::authority_id,
+            requests::issuing_authority_id,
+            requests::instrument,
+            requests::country,
+            requests::emergency,
+            requests::status,
+            requests::received_at,
+            requests::due_at,
+            requests::policy_sha256,
+            requests::data_categories,
+            requests::identifiers,
+            requests::failed_rules,
+        )
+    };
+}
 
 /// The type of [`VIEW_COLUMNS`].
-type ViewColumns = (
-    requests::id,
-    requests::authority_id,
-    requests::issuing_authority_id,
-    requests::instrument,
-    requests::country,
-    requests::emergency,
-    requests::status,
-    requests::received_at,
-    requests::due_at,
-    requests::policy_sha256,
-    requests::data_categories,
-    requests::identifiers,
-    requests::failed_rules,
-);
+type ViewColumns = view_columns!();
+
+/// The columns of a [`RequestView`], in the order of [`ViewRow`].
+pub(super) const VIEW_COLUMNS: ViewColumns = view_columns!();
 
 /// A row of [`VIEW_COLUMNS`].
 pub(super) type ViewRow = (

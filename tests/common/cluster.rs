@@ -28,6 +28,15 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
+    /// A cluster for a test that runs in the PostgreSQL pass only: `None` in the SQLite pass
+    /// (the test returns); the PostgreSQL pass without `initdb` is a failure, not a skip.
+    pub fn for_postgres_pass() -> Option<Cluster> {
+        if !super::is_postgres() {
+            return None;
+        }
+        Some(Cluster::new().expect("the PostgreSQL pass needs initdb under /usr/lib/postgresql/*/bin"))
+    }
+
     pub fn new() -> Option<Cluster> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?

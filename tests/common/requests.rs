@@ -103,6 +103,20 @@ pub async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// [`act`] with an `Idempotency-Key`.
+pub async fn act_with_key(app: &TestApp, token: &str, id: &str, action: &str, key: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/v1/requests/{id}/{action}")))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 pub async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) {
     let r = app
         .client
