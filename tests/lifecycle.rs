@@ -599,8 +599,7 @@ async fn a_lost_answer_is_retried_with_an_idempotency_key_and_applied_once() {
 async fn a_transition_refused_with_a_key_applies_when_retried_with_it_later() {
     let app = spawn().await;
     let c = court(&app).await;
-    let (_, submitted) = submit(&app, &c.officer, &order(&c, "idem-refused", "fraud")).await;
-    let id = submitted["request"]["id"].as_str().unwrap().to_string();
+    let id = submitted(&app, &c, "idem-refused").await;
     let reviewer = app.token(Role::Reviewer);
     let disclose = || {
         let body = json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } });
