@@ -124,6 +124,150 @@ impl Change {
     }
 }
 
+impl RequestChanges<'_> {
+    fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.approved_categories.is_none()
+            && self.first_approver.is_none()
+            && self.notification.is_none()
+    }
+}
+
+/// The `Idempotency-Key` claim a transition makes for its entry, once every rule has passed.
+struct Claim<'a> {
+    /// The token's issuer and subject, a newline between: keys are per caller.
+    subject: &'a str,
+    retry: &'a Retry,
+    entry_index: i64,
+}
+
+/// The columns of `requests` the rules read beyond the view: approved categories (JSON),
+/// notification, first approver, the entry that shredded the request's data.
+const RULE_COLUMNS: (
+    requests::approved_categories,
+    requests::notification,
+    requests::first_approver,
+    requests::shredded_entry,
+) = (
+    requests::approved_categories,
+    requests::notification,
+    requests::first_approver,
+    requests::shredded_entry,
+);
+type RuleRow = (Option<String>, String, Option<String>, Option<i64>);
+
+/// A stored claim: action, request id, body digest, the index of the entry it applied.
+type StoredClaim = (String, String, String, i64);
+
+/// The request's view, what the rules read, and the stored claim of `claim`'s key if there is
+/// one, in one statement: under the head lock every statement is a round trip on PostgreSQL.
+/// `None` when no request has the id.
+#[allow(clippy::type_complexity)]
+fn read_current(
+    conn: &mut DbConnection,
+    id: &str,
+    claim: Option<&Claim<'_>>,
+) -> Result<Option<((super::get::ViewRow, RuleRow), Option<StoredClaim>)>, StoreError> {
+    use crate::store::schema::idempotency_keys as k;
+    let row = match claim {
+        None => requests::table
+            .filter(requests::id.eq(id))
+            .select((super::get::VIEW_COLUMNS, RULE_COLUMNS))
+            .first(conn)
+            .optional()?
+            .map(|row| (row, None)),
+        Some(c) => requests::table
+            .left_join(k::table.on(k::subject.eq(c.subject).and(k::idem_key.eq(&c.retry.key))))
+            .filter(requests::id.eq(id))
+            .select((
+                (super::get::VIEW_COLUMNS, RULE_COLUMNS),
+                (k::action, k::request_id, k::body_sha256, k::entry_index).nullable(),
+            ))
+            .first(conn)
+            .optional()?,
+    };
+    Ok(row)
+}
+
+/// Writes a transition's changes and claims its key, if any. On PostgreSQL the claim and the
+/// update are one statement (a data-modifying `WITH`), one round trip under the head lock;
+/// SQLite, in process, runs them as two. The claim was read as absent under the same head
+/// lock, so it cannot conflict; if it ever did, the transition is refused (409) and writes
+/// nothing.
+fn write_change(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: &RequestChanges<'_>,
+    claim: Option<&Claim<'_>>,
+) -> Result<(), AppError> {
+    use crate::store::schema::idempotency_keys as k;
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    let taken = || AppError::conflict("this Idempotency-Key was used for another action, request or body");
+    let Some(c) = claim else {
+        if !changes.is_empty() {
+            diesel::update(requests::table.filter(requests::id.eq(id)))
+                .set(changes)
+                .execute(conn)
+                .map_err(StoreError::from)?;
+        }
+        return Ok(());
+    };
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            // `None` leaves a column as it is: no transition sets one back to NULL.
+            let updated = diesel::sql_query(
+                "WITH claim AS (INSERT INTO idempotency_keys \
+                   (subject, idem_key, action, request_id, body_sha256, entry_index) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1) \
+                 UPDATE requests SET status = COALESCE($7, status), \
+                   approved_categories = COALESCE($8, approved_categories), \
+                   first_approver = COALESCE($9, first_approver), \
+                   notification = COALESCE($10, notification) \
+                 WHERE id = $4 AND EXISTS (SELECT 1 FROM claim)",
+            )
+            .bind::<Text, _>(c.subject)
+            .bind::<Text, _>(&c.retry.key)
+            .bind::<Text, _>(c.retry.action)
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(&c.retry.body_sha256)
+            .bind::<BigInt, _>(c.entry_index)
+            .bind::<Nullable<Text>, _>(changes.status)
+            .bind::<Nullable<Text>, _>(changes.approved_categories.as_deref())
+            .bind::<Nullable<Text>, _>(changes.first_approver)
+            .bind::<Nullable<Text>, _>(changes.notification)
+            .execute(pg)
+            .map_err(StoreError::from)?;
+            if updated == 0 {
+                return Err(taken());
+            }
+        }
+        DbConnection::Sqlite(lite) => {
+            let claimed = diesel::insert_into(k::table)
+                .values((
+                    k::subject.eq(c.subject),
+                    k::idem_key.eq(&c.retry.key),
+                    k::action.eq(c.retry.action),
+                    k::request_id.eq(id),
+                    k::body_sha256.eq(&c.retry.body_sha256),
+                    k::entry_index.eq(c.entry_index),
+                ))
+                .on_conflict_do_nothing()
+                .execute(lite)
+                .map_err(StoreError::from)?;
+            if claimed == 0 {
+                return Err(taken());
+            }
+            if !changes.is_empty() {
+                diesel::update(requests::table.filter(requests::id.eq(id)))
+                    .set(changes)
+                    .execute(lite)
+                    .map_err(StoreError::from)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The scope of the pending first approval of a four-eyes request, from its entry.
 fn first_approval_scope(
     conn: &mut crate::store::DbConnection,
@@ -178,72 +322,30 @@ where
     let (view, appended) = state
         .sequencer
         .append(move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
-            // The view and what the rules need, in one read: under the head lock every
-            // statement is a round trip on PostgreSQL.
-            type Row = (
-                super::get::ViewRow,
-                (Option<String>, String, Option<String>, Option<i64>),
-            );
-            let row: Option<Row> = requests::table
-                .filter(requests::id.eq(&op_id))
-                .select((
-                    super::get::VIEW_COLUMNS,
-                    (
-                        requests::approved_categories,
-                        requests::notification,
-                        requests::first_approver,
-                        requests::shredded_entry,
-                    ),
-                ))
-                .first(ctx.conn)
-                .optional()
-                .map_err(StoreError::from)?;
-            let Some((view, (approved_categories, notification, first_approver, shredded_entry))) = row else {
+            // iss and sub hold no control character (checked), so a newline separates them.
+            let subject = format!("{}\n{}", claims.iss, claims.sub);
+            let claim = retry.as_ref().map(|r| Claim {
+                subject: &subject,
+                retry: r,
+                entry_index: ctx.next_index as i64,
+            });
+            let Some(((view, rules), stored)) = read_current(ctx.conn, &op_id, claim.as_ref())? else {
                 return Err(AppError::not_found("no request with that id"));
             };
+            let (approved_categories, notification, first_approver, shredded_entry) = rules;
             let (mut view, _) = super::get::view_of(view)?;
             if claims.role == crate::auth::Role::Officer && claims.authority.as_deref() != Some(view.authority.as_str()) {
                 return Err(AppError::not_found("no request with that id"));
             }
             // A retry is recognised under the head lock, before any rule: of concurrent calls
-            // with one key exactly one applies.
-            // iss and sub hold no control character (checked), so a newline separates them.
-            let subject = format!("{}\n{}", claims.iss, claims.sub);
-            if let Some(r) = &retry {
-                use crate::store::schema::idempotency_keys as k;
-                // The key is claimed first, for this operation's entry: one statement when it
-                // is new (the usual case). Should the transition then be refused, the claim is
-                // rolled back with it.
-                let claim = (
-                    k::subject.eq(&subject),
-                    k::idem_key.eq(&r.key),
-                    k::action.eq(r.action),
-                    k::request_id.eq(&op_id),
-                    k::body_sha256.eq(&r.body_sha256),
-                    k::entry_index.eq(ctx.next_index as i64),
-                );
-                let claimed = match &mut *ctx.conn {
-                    DbConnection::Postgresql(c) => {
-                        diesel::insert_into(k::table).values(claim).on_conflict_do_nothing().execute(c)
-                    }
-                    DbConnection::Sqlite(c) => {
-                        diesel::insert_into(k::table).values(claim).on_conflict_do_nothing().execute(c)
-                    }
+            // with one key exactly one applies, and the others find its claim here.
+            if let (Some(r), Some((action, request, digest, index))) = (&retry, stored) {
+                if action == r.action && request == op_id && digest == r.body_sha256 {
+                    return Ok((Applied::Before(index as u64), Vec::new()));
                 }
-                .map_err(StoreError::from)?;
-                if claimed == 0 {
-                    let (action, request, digest, index): (String, String, String, i64) = k::table
-                        .filter(k::subject.eq(&subject).and(k::idem_key.eq(&r.key)))
-                        .select((k::action, k::request_id, k::body_sha256, k::entry_index))
-                        .first(ctx.conn)
-                        .map_err(StoreError::from)?;
-                    if action == r.action && request == op_id && digest == r.body_sha256 {
-                        return Ok((Applied::Before(index as u64), Vec::new()));
-                    }
-                    return Err(AppError::conflict(
-                        "this Idempotency-Key was used for another action, request or body",
-                    ));
-                }
+                return Err(AppError::conflict(
+                    "this Idempotency-Key was used for another action, request or body",
+                ));
             }
             // After retention nothing more is recorded of a request: a notification "sent"
             // once the nonce is destroyed would claim what the user can no longer check.
@@ -283,8 +385,8 @@ where
                 },
             };
             let change = decide(&current)?;
-            // One UPDATE for whatever the transition changes: under the head lock every
-            // statement is a round trip on PostgreSQL.
+            // Nothing is written before every rule has passed: a refused transition leaves
+            // nothing, and its key stays unclaimed for a retry that may later apply.
             let changes = RequestChanges {
                 status: change.status,
                 approved_categories: change
@@ -296,16 +398,7 @@ where
                 first_approver: change.first_approver.as_deref(),
                 notification: change.notification,
             };
-            if changes.status.is_some()
-                || changes.approved_categories.is_some()
-                || changes.first_approver.is_some()
-                || changes.notification.is_some()
-            {
-                diesel::update(requests::table.filter(requests::id.eq(&op_id)))
-                    .set(&changes)
-                    .execute(ctx.conn)
-                    .map_err(StoreError::from)?;
-            }
+            write_change(ctx.conn, &op_id, &changes, claim.as_ref())?;
             // The one column of the view a transition changes.
             if let Some(status) = change.status {
                 view.status = status.to_string();

@@ -139,6 +139,9 @@ diesel::table! {
     }
 }
 
+// A transition reads its request and the stored claim of its `Idempotency-Key` in one statement.
+diesel::allow_tables_to_appear_in_same_query!(requests, idempotency_keys);
+
 diesel::table! {
     cosignatures (size, witness) {
         size -> BigInt,
