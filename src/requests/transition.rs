@@ -189,6 +189,57 @@ fn read_current(
     Ok(row)
 }
 
+/// PostgreSQL's one statement for a transition's claim and changes: a data-modifying `WITH`
+/// inserts the claim, and the `UPDATE` runs only if it did (`None` leaves a column as it is;
+/// no transition sets one back to NULL). A query type of its own rather than `sql_query`, so
+/// that diesel prepares it once per connection and caches it, as it does its own queries.
+struct ClaimAndUpdate<'a> {
+    id: &'a str,
+    changes: &'a RequestChanges<'a>,
+    claim: &'a Claim<'a>,
+}
+
+impl diesel::query_builder::QueryId for ClaimAndUpdate<'_> {
+    type QueryId = ClaimAndUpdate<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimAndUpdate<'_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        let (c, changes) = (self.claim, self.changes);
+        out.push_sql(
+            "WITH claim AS (INSERT INTO idempotency_keys \
+             (subject, idem_key, action, request_id, body_sha256, entry_index) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(c.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.retry.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(c.retry.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.retry.body_sha256)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&c.entry_index)?;
+        out.push_sql(") ON CONFLICT DO NOTHING RETURNING 1) UPDATE requests SET status = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.status)?;
+        out.push_sql(", status), approved_categories = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.approved_categories)?;
+        out.push_sql(", approved_categories), first_approver = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.first_approver)?;
+        out.push_sql(", first_approver), notification = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.notification)?;
+        out.push_sql(", notification) WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(" AND EXISTS (SELECT 1 FROM claim)");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for ClaimAndUpdate<'_> {}
+
 /// Writes a transition's changes and claims its key, if any. On PostgreSQL the claim and the
 /// update are one statement (a data-modifying `WITH`), one round trip under the head lock;
 /// SQLite, in process, runs them as two. The claim was read as absent under the same head
@@ -201,7 +252,6 @@ fn write_change(
     claim: Option<&Claim<'_>>,
 ) -> Result<(), AppError> {
     use crate::store::schema::idempotency_keys as k;
-    use diesel::sql_types::{BigInt, Nullable, Text};
     let taken = || AppError::conflict("this Idempotency-Key was used for another action, request or body");
     let Some(c) = claim else {
         if !changes.is_empty() {
@@ -214,29 +264,9 @@ fn write_change(
     };
     match conn {
         DbConnection::Postgresql(pg) => {
-            // `None` leaves a column as it is: no transition sets one back to NULL.
-            let updated = diesel::sql_query(
-                "WITH claim AS (INSERT INTO idempotency_keys \
-                   (subject, idem_key, action, request_id, body_sha256, entry_index) \
-                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1) \
-                 UPDATE requests SET status = COALESCE($7, status), \
-                   approved_categories = COALESCE($8, approved_categories), \
-                   first_approver = COALESCE($9, first_approver), \
-                   notification = COALESCE($10, notification) \
-                 WHERE id = $4 AND EXISTS (SELECT 1 FROM claim)",
-            )
-            .bind::<Text, _>(c.subject)
-            .bind::<Text, _>(&c.retry.key)
-            .bind::<Text, _>(c.retry.action)
-            .bind::<Text, _>(id)
-            .bind::<Text, _>(&c.retry.body_sha256)
-            .bind::<BigInt, _>(c.entry_index)
-            .bind::<Nullable<Text>, _>(changes.status)
-            .bind::<Nullable<Text>, _>(changes.approved_categories.as_deref())
-            .bind::<Nullable<Text>, _>(changes.first_approver)
-            .bind::<Nullable<Text>, _>(changes.notification)
-            .execute(pg)
-            .map_err(StoreError::from)?;
+            let updated = ClaimAndUpdate { id, changes, claim: c }
+                .execute(pg)
+                .map_err(StoreError::from)?;
             if updated == 0 {
                 return Err(taken());
             }
