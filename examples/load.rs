@@ -527,8 +527,9 @@ async fn main() {
         failures: Mutex::new(Vec::new()),
     });
 
-    // The server's anonymous memory, sampled: VmHWM also counts the database file's pages
-    // that SQLite maps (mmap_size), which are the kernel's page cache, not the server's heap.
+    // The server's anonymous memory, sampled: VmHWM also counts the file pages it maps (its
+    // executable, SQLite's shared-memory WAL index), which are the kernel's page cache, not
+    // the server's heap.
     let peak_anon = Arc::new(AtomicU64::new(0));
     let sampler = {
         let peak_anon = peak_anon.clone();
@@ -593,7 +594,7 @@ async fn main() {
     sampler.abort();
     let (_, file) = rss_parts_kb(pid);
     println!(
-        "  server peak RSS {} MiB; peak anonymous memory {} MiB (sampled every 100 ms); {} MiB of the database file mapped at the end",
+        "  server peak RSS {} MiB; peak anonymous memory {} MiB (sampled every 100 ms); {} MiB of files mapped at the end",
         vm_hwm_kb(pid) / 1024,
         peak_anon.load(Ordering::Relaxed) / 1024,
         file / 1024

@@ -202,7 +202,8 @@ pub async fn all_entries(http: &reqwest::Client, base: &str, token: &str) -> Vec
 }
 
 /// The resident set of a process now (KiB): `(RssAnon, RssFile)`: memory the process owns, and
-/// file pages it has mapped (the SQLite database through `mmap`, shared with the page cache).
+/// file pages it has mapped (its executable, SQLite's shared-memory WAL index; shared with the
+/// page cache).
 pub fn rss_parts_kb(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
