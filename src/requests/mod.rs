@@ -16,6 +16,7 @@ pub mod submit;
 pub mod sweep;
 mod transition;
 pub mod validate;
+mod vault_rows;
 pub mod withdraw;
 
 pub use transition::idempotency_key;

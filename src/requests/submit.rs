@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::validate::{validate, AuthorityFacts, Facts, Failure, OrderKey};
+use super::vault_rows::{self, RequestWithVault, VaultRow};
 use super::{RequestView, SubmitRequest};
 use crate::auth::{Caller, Role};
 use crate::authorities::{self, key::KeyAlg, STATUS_VERIFIED};
@@ -304,6 +305,18 @@ pub(super) fn record(
         .and_then(crate::ledger::entry::parse_instant)
         .map(format_time);
     let failed_json = json!(failures.iter().map(field_error).collect::<Vec<_>>()).to_string();
+    // The vault keeps raw identifiers only for requests that may lead to a disclosure: a
+    // refused request leaves none, and an amendment replaces what the request held before.
+    let vault_rows: Vec<VaultRow> = committed
+        .iter()
+        .filter(|_| passed)
+        .map(|(kind, normalised, nonce, c)| VaultRow {
+            kind: kind.clone(),
+            value: normalised.clone(),
+            nonce: nonce.to_vec(),
+            commitment: c.clone(),
+        })
+        .collect();
     let (received_at, due_at) = if let Some(existing) = &amending {
         // The amended request keeps when it was received and its deadline.
         let (received_at, due_at): (String, String) = requests::table
@@ -326,6 +339,10 @@ pub(super) fn record(
             ))
             .execute(ctx.conn)
             .map_err(StoreError::from)?;
+        diesel::delete(vault::table.filter(vault::request_id.eq(&id)))
+            .execute(ctx.conn)
+            .map_err(StoreError::from)?;
+        vault_rows::insert_each(ctx.conn, &id, &vault_rows, &received_at)?;
         (received_at, due_at)
     } else {
         let row = (
@@ -348,44 +365,32 @@ pub(super) fn record(
             requests::expires_at.eq(&expires_at),
             requests::request_sha256.eq(&request_sha256),
         );
-        // Any other conflict is impossible: `id` is a fresh UUID.
+        // Any other conflict is impossible: `id` is a fresh UUID. On PostgreSQL the vault rows
+        // are written by the same statement, and only if the request's row was.
         let inserted = match &mut *ctx.conn {
-            DbConnection::Postgresql(c) => diesel::insert_into(requests::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(c),
+            DbConnection::Postgresql(c) => RequestWithVault::new(
+                diesel::insert_into(requests::table)
+                    .values(row)
+                    .on_conflict_do_nothing(),
+                &vault_rows,
+                &received_at,
+            )
+            .get_result::<i64>(c),
             DbConnection::Sqlite(c) => diesel::insert_into(requests::table)
                 .values(row)
                 .on_conflict_do_nothing()
-                .execute(c),
+                .execute(c)
+                .map(|n| n as i64),
         }
         .map_err(StoreError::from)?;
         if inserted == 0 {
             return Ok(None);
         }
+        if let DbConnection::Sqlite(_) = ctx.conn {
+            vault_rows::insert_each(ctx.conn, &id, &vault_rows, &received_at)?;
+        }
         (received_at, due_at)
     };
-    // The vault keeps raw identifiers only for requests that may lead to a disclosure: a
-    // refused request leaves none, and an amendment replaces what the request held before.
-    if amending.is_some() {
-        diesel::delete(vault::table.filter(vault::request_id.eq(&id)))
-            .execute(ctx.conn)
-            .map_err(StoreError::from)?;
-    }
-    for (kind, normalised, nonce, c) in committed.iter().filter(|_| passed) {
-        diesel::insert_into(vault::table)
-            .values((
-                vault::id.eq(uuid::Uuid::new_v4().to_string()),
-                vault::request_id.eq(&id),
-                vault::kind.eq(kind),
-                vault::value.eq(Some(normalised)),
-                vault::nonce.eq(Some(nonce.to_vec())),
-                vault::commitment.eq(c),
-                vault::created_at.eq(&received_at),
-            ))
-            .execute(ctx.conn)
-            .map_err(StoreError::from)?;
-    }
 
     let restricted = json!({
         "authority": authority_id,

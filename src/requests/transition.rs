@@ -80,10 +80,7 @@ enum Applied {
     Before(u64),
 }
 
-/// What a transition changes, and the entry that records it.
 /// The columns of `requests` a transition may set; `None` leaves a column as it is.
-#[derive(diesel::AsChangeset)]
-#[diesel(table_name = requests)]
 struct RequestChanges<'a> {
     status: Option<&'a str>,
     approved_categories: Option<String>,
@@ -91,6 +88,7 @@ struct RequestChanges<'a> {
     notification: Option<&'a str>,
 }
 
+/// What a transition changes, and the entry that records it.
 #[derive(Clone)]
 pub(super) struct Change {
     pub status: Option<&'static str>,
@@ -189,13 +187,49 @@ fn read_current(
     Ok(row)
 }
 
-/// PostgreSQL's one statement for a transition's claim and changes: a data-modifying `WITH`
-/// inserts the claim, and the `UPDATE` runs only if it did (`None` leaves a column as it is;
-/// no transition sets one back to NULL). A query type of its own rather than `sql_query`, so
-/// that diesel prepares it once per connection and caches it, as it does its own queries.
-struct ClaimAndUpdate<'a> {
+/// A transition's `UPDATE` of its request, one fixed statement for any change: `None` leaves a
+/// column as it is (`COALESCE`; no transition sets one back to NULL). A query type of its own
+/// because diesel never caches its `UPDATE`s (their `SET` lists vary), so each was prepared
+/// again on every call, SQL text built, parsed and planned, under the head lock.
+struct RequestUpdate<'a> {
     id: &'a str,
     changes: &'a RequestChanges<'a>,
+}
+
+impl diesel::query_builder::QueryId for RequestUpdate<'_> {
+    type QueryId = RequestUpdate<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for RequestUpdate<'_>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text};
+        let changes = self.changes;
+        out.push_sql("UPDATE requests SET status = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.status)?;
+        out.push_sql(", status), approved_categories = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.approved_categories)?;
+        out.push_sql(", approved_categories), first_approver = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.first_approver)?;
+        out.push_sql(", first_approver), notification = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.notification)?;
+        out.push_sql(", notification) WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for RequestUpdate<'_> {}
+
+/// PostgreSQL's one statement for a transition's claim and changes: a data-modifying `WITH`
+/// inserts the claim, and the [`RequestUpdate`] runs only if it did. Cached like it.
+struct ClaimAndUpdate<'a> {
+    update: RequestUpdate<'a>,
     claim: &'a Claim<'a>,
 }
 
@@ -206,8 +240,8 @@ impl diesel::query_builder::QueryId for ClaimAndUpdate<'_> {
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimAndUpdate<'_> {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{BigInt, Nullable, Text};
-        let (c, changes) = (self.claim, self.changes);
+        use diesel::sql_types::{BigInt, Text};
+        let c = self.claim;
         out.push_sql(
             "WITH claim AS (INSERT INTO idempotency_keys \
              (subject, idem_key, action, request_id, body_sha256, entry_index) VALUES (",
@@ -218,21 +252,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimAndUpdate<'_>
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(c.retry.action)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_bind_param::<Text, _>(self.update.id)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&c.retry.body_sha256)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&c.entry_index)?;
-        out.push_sql(") ON CONFLICT DO NOTHING RETURNING 1) UPDATE requests SET status = COALESCE(");
-        out.push_bind_param::<Nullable<Text>, _>(&changes.status)?;
-        out.push_sql(", status), approved_categories = COALESCE(");
-        out.push_bind_param::<Nullable<Text>, _>(&changes.approved_categories)?;
-        out.push_sql(", approved_categories), first_approver = COALESCE(");
-        out.push_bind_param::<Nullable<Text>, _>(&changes.first_approver)?;
-        out.push_sql(", first_approver), notification = COALESCE(");
-        out.push_bind_param::<Nullable<Text>, _>(&changes.notification)?;
-        out.push_sql(", notification) WHERE id = ");
-        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(") ON CONFLICT DO NOTHING RETURNING 1) ");
+        self.update.walk_ast(out.reborrow())?;
         out.push_sql(" AND EXISTS (SELECT 1 FROM claim)");
         Ok(())
     }
@@ -255,18 +281,23 @@ fn write_change(
     let taken = || AppError::conflict("this Idempotency-Key was used for another action, request or body");
     let Some(c) = claim else {
         if !changes.is_empty() {
-            diesel::update(requests::table.filter(requests::id.eq(id)))
-                .set(changes)
-                .execute(conn)
-                .map_err(StoreError::from)?;
+            let update = RequestUpdate { id, changes };
+            match conn {
+                DbConnection::Postgresql(pg) => update.execute(pg),
+                DbConnection::Sqlite(lite) => update.execute(lite),
+            }
+            .map_err(StoreError::from)?;
         }
         return Ok(());
     };
     match conn {
         DbConnection::Postgresql(pg) => {
-            let updated = ClaimAndUpdate { id, changes, claim: c }
-                .execute(pg)
-                .map_err(StoreError::from)?;
+            let updated = ClaimAndUpdate {
+                update: RequestUpdate { id, changes },
+                claim: c,
+            }
+            .execute(pg)
+            .map_err(StoreError::from)?;
             if updated == 0 {
                 return Err(taken());
             }
@@ -288,10 +319,7 @@ fn write_change(
                 return Err(taken());
             }
             if !changes.is_empty() {
-                diesel::update(requests::table.filter(requests::id.eq(id)))
-                    .set(changes)
-                    .execute(lite)
-                    .map_err(StoreError::from)?;
+                RequestUpdate { id, changes }.execute(lite).map_err(StoreError::from)?;
             }
         }
     }
