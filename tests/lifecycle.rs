@@ -418,6 +418,58 @@ async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
     assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
 }
 
+/// A first approval covers the order as it was: once the request has gone back to the officer
+/// and been amended, the four-eyes review starts again, and a single reviewer's approval of the
+/// amended order is the first of two, not the second.
+#[tokio::test]
+async fn after_an_amendment_a_four_eyes_review_starts_again() {
+    let app = spawn().await;
+    app.adopt_policy("eu-2023-1543").await;
+    let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
+    let emergency_order = || {
+        let mut body = order(&c, "four-eyes-amended", "kidnapping");
+        body["instrument"] = json!("production_order");
+        common::requests::sign(&c, &mut body);
+        body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
+        body
+    };
+    let (status, submitted) = submit(&app, &c.officer, &emergency_order()).await;
+    assert_eq!(status, 201, "{submitted}");
+    let rid = submitted["request"]["id"].as_str().unwrap().to_string();
+    let (alice, bob, carol) = (
+        app.token_for(Role::Reviewer, "alice"),
+        app.token_for(Role::Reviewer, "bob"),
+        app.token_for(Role::Reviewer, "carol"),
+    );
+    assert_eq!(
+        act(&app, &alice, &rid, "decision", json!({ "decision": "approve" }))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        act(&app, &carol, &rid, "decision", json!({ "decision": "clarify" }))
+            .await
+            .0,
+        200
+    );
+    let (status, amended) = act(&app, &c.officer, &rid, "amend", emergency_order()).await;
+    assert_eq!(
+        (status, amended["request"]["status"].as_str()),
+        (200, Some("under_review")),
+        "{amended}"
+    );
+    let (status, first) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(
+        (status, first["request"]["status"].as_str()),
+        (200, Some("under_review")),
+        "{first}"
+    );
+    assert_eq!(check_receipt(&app, &first["receipt"]).await[0].public["approvals"], 1);
+    let (status, second) = act(&app, &alice, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
+}
+
 #[tokio::test]
 async fn a_second_approval_narrows_the_first_and_never_widens_it() {
     let app = spawn().await;

@@ -336,6 +336,8 @@ pub(super) fn record(
                 requests::identifiers.eq(body.targets.as_ref().map_or(0, |t| t.len() as i32)),
                 requests::failed_rules.eq(&failed_json),
                 requests::expires_at.eq(&expires_at),
+                // A first approval of a four-eyes review covered the order as it was.
+                requests::first_approver.eq(None::<String>),
             ))
             .execute(ctx.conn)
             .map_err(StoreError::from)?;
