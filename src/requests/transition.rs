@@ -266,6 +266,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimAndUpdate<'_>
 
 impl RunQueryDsl<diesel::pg::PgConnection> for ClaimAndUpdate<'_> {}
 
+/// 409 for a key already claimed for another action, request or body.
+fn key_taken() -> AppError {
+    AppError::conflict("this Idempotency-Key was used for another action, request or body")
+}
+
 /// Writes a transition's changes and claims its key, if any. On PostgreSQL the claim and the
 /// update are one statement (a data-modifying `WITH`), one round trip under the head lock;
 /// SQLite, in process, runs them as two. The claim was read as absent under the same head
@@ -278,7 +283,6 @@ fn write_change(
     claim: Option<&Claim<'_>>,
 ) -> Result<(), AppError> {
     use crate::store::schema::idempotency_keys as k;
-    let taken = || AppError::conflict("this Idempotency-Key was used for another action, request or body");
     let Some(c) = claim else {
         if !changes.is_empty() {
             let update = RequestUpdate { id, changes };
@@ -299,7 +303,7 @@ fn write_change(
             .execute(pg)
             .map_err(StoreError::from)?;
             if updated == 0 {
-                return Err(taken());
+                return Err(key_taken());
             }
         }
         DbConnection::Sqlite(lite) => {
@@ -316,7 +320,7 @@ fn write_change(
                 .execute(lite)
                 .map_err(StoreError::from)?;
             if claimed == 0 {
-                return Err(taken());
+                return Err(key_taken());
             }
             if !changes.is_empty() {
                 RequestUpdate { id, changes }.execute(lite).map_err(StoreError::from)?;
@@ -401,9 +405,7 @@ where
                 if action == r.action && request == op_id && digest == r.body_sha256 {
                     return Ok((Applied::Before(index as u64), Vec::new()));
                 }
-                return Err(AppError::conflict(
-                    "this Idempotency-Key was used for another action, request or body",
-                ));
+                return Err(key_taken());
             }
             // After retention nothing more is recorded of a request: a notification "sent"
             // once the nonce is destroyed would claim what the user can no longer check.
