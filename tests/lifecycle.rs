@@ -15,6 +15,20 @@ async fn submitted(app: &TestApp, c: &Court, document: &str) -> String {
 }
 
 #[tokio::test]
+async fn new_request_ids_are_time_ordered_uuids() {
+    // Version 7 (RFC 9562 §5.7), in the order the requests were recorded: what keeps the
+    // inserts of a batch at the end of the indexes keyed by request id.
+    let app = spawn().await;
+    let c = court(&app).await;
+    let first = submitted(&app, &c, "ordered-1").await;
+    let second = submitted(&app, &c, "ordered-2").await;
+    for id in [&first, &second] {
+        assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 7, "{id}");
+    }
+    assert!(first < second, "{first} was recorded before {second}");
+}
+
+#[tokio::test]
 async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
     let app = spawn().await;
     let c = court(&app).await;

@@ -270,7 +270,12 @@ pub(super) fn record(
     let failures = collapse(validate(&policy, &body, &facts));
     let passed = failures.is_empty();
 
-    let id = amending.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // Time-ordered (RFC 9562 §5.7): a new id lands at the end of the B-trees keyed by it (the
+    // requests and vault tables, `entries_by_subject`), so a batch dirties their last pages
+    // instead of one random page per index; random v4 ids cost about a sixth of the
+    // submissions' throughput on SQLite. The millisecond it carries is public anyway, as the
+    // time of the request's first entry.
+    let id = amending.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let emergency = body.emergency.is_some();
     let hours = if emergency {
         policy.deadlines.emergency_hours

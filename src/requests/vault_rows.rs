@@ -33,7 +33,8 @@ pub(super) fn insert_each(
     for r in rows {
         diesel::insert_into(vault::table)
             .values((
-                vault::id.eq(uuid::Uuid::new_v4().to_string()),
+                // Time-ordered, as request ids are (see `submit::record`).
+                vault::id.eq(uuid::Uuid::now_v7().to_string()),
                 vault::request_id.eq(id),
                 vault::kind.eq(&r.kind),
                 vault::value.eq(Some(&r.value)),
@@ -67,7 +68,7 @@ impl<'a, I> RequestWithVault<'a, I> {
         RequestWithVault {
             insert,
             created_at,
-            ids: rows.iter().map(|_| uuid::Uuid::new_v4().to_string()).collect(),
+            ids: rows.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect(),
             kinds: rows.iter().map(|r| r.kind.as_str()).collect(),
             values: rows.iter().map(|r| r.value.as_str()).collect(),
             nonces: rows.iter().map(|r| r.nonce.as_slice()).collect(),
