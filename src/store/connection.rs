@@ -99,31 +99,30 @@ const MIGRATION_LOCK: i64 = 0x0064_6c2d_6d69_6772;
 /// Applies the embedded migrations of the connection's backend; returns how many ran.
 ///
 /// Several processes may start at once on a new database (two ledger processes behind one load
-/// balancer): on PostgreSQL they take turns under an advisory lock, so the second finds nothing
-/// pending; on SQLite the database's write lock serialises the migrations themselves, and a
-/// process that planned one another process has just applied fails it and looks again.
+/// balancer): they take turns, under an advisory lock on PostgreSQL and under the database's
+/// write lock on SQLite, so the second finds nothing pending.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
     match conn {
+        // Both backends run all pending migrations in one transaction (DDL is transactional
+        // in both), each migration in a savepoint inside it: a run that fails leaves the
+        // schema as it found it, and its error is returned as it is, never retried.
         DbConnection::Postgresql(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
-            let ran = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            let ran = c.transaction(|c| {
+                c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| StoreError::Migration(e.to_string()))
+            });
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
-            ran.map_err(|e| StoreError::Migration(e.to_string()))
+            ran
         }
-        DbConnection::Sqlite(c) => {
-            let mut attempts = 0;
-            loop {
-                match c.run_pending_migrations(SQLITE_MIGRATIONS) {
-                    Ok(v) => return Ok(v.len()),
-                    Err(e) if attempts < 20 => {
-                        attempts += 1;
-                        log::info!("migrating again (another process may have migrated first): {e}");
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                    }
-                    Err(e) => return Err(StoreError::Migration(e.to_string())),
-                }
-            }
-        }
+        // `BEGIN IMMEDIATE` takes the database's write lock before anything is read: a second
+        // process waits for it (`busy_timeout`), then finds nothing pending.
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(|e| StoreError::Migration(e.to_string()))
+        }),
     }
 }
 
