@@ -12,13 +12,18 @@ const IDENTIFIER_DOMAIN: &[u8] = b"disclosure-ledger:identifier:v1";
 
 /// `SHA-256("disclosure-ledger:sealed:v1" ‖ 0x00 ‖ salt ‖ JCS(restricted))`.
 pub fn sealed(salt: &[u8; 32], restricted: &Value) -> Result<Hash, LedgerError> {
-    let canonical = canonicalize(restricted)?;
+    Ok(sealed_canonical(salt, &canonicalize(restricted)?))
+}
+
+/// [`sealed`] of restricted details already in their RFC 8785 form (`canonical`), for a
+/// caller that keeps those bytes too: the append path stores them as the sealed details.
+pub fn sealed_canonical(salt: &[u8; 32], canonical: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update(SEALED_DOMAIN);
     h.update([0]);
     h.update(salt);
-    h.update(&canonical);
-    Ok(Hash(h.finalize().into()))
+    h.update(canonical);
+    Hash(h.finalize().into())
 }
 
 /// `SHA-256("disclosure-ledger:identifier:v1" ‖ 0x00 ‖ kind ‖ 0x00 ‖ nonce ‖ normalised)`.

@@ -69,8 +69,13 @@ impl Entry {
     /// RFC 8785 canonical bytes. Refuses floating-point numbers (DESIGN §4.1), which JCS
     /// would otherwise serialise in a form other implementations might not reproduce.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, LedgerError> {
-        let value = serde_json::to_value(self).map_err(|e| LedgerError::MalformedEntry(e.to_string()))?;
-        canonicalize(&value)
+        // `public` is the only member that can hold a number other than `v` and `index`.
+        // Serialised from the struct, not from a copy of it as a `Value`: the append path
+        // canonicalises every entry under the head lock.
+        if self.public.values().any(has_float) {
+            return Err(LedgerError::FloatInEntry);
+        }
+        serde_json_canonicalizer::to_vec(self).map_err(|e| LedgerError::MalformedJson(e.to_string()))
     }
 
     /// Parses stored canonical bytes and checks that they *are* canonical: re-serialising the

@@ -948,10 +948,11 @@ pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 fn build_entry(index: u64, prev: &str, time: &str, ne: NewEntry) -> Result<Built, LedgerError> {
     let sealed = match &ne.restricted {
         Some(restricted) => {
+            // Canonicalised once: the bytes committed to are the bytes stored.
             let salt = commitment::fresh_nonce();
-            let c = commitment::sealed(&salt, restricted)?;
-            let text = String::from_utf8(crate::ledger::entry::canonicalize(restricted)?)
-                .map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
+            let canonical = crate::ledger::entry::canonicalize(restricted)?;
+            let c = commitment::sealed_canonical(&salt, &canonical);
+            let text = String::from_utf8(canonical).map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
             Some((hex_hash(&c), salt.to_vec(), text))
         }
         None => None,
