@@ -89,7 +89,7 @@ async fn opening_the_vault_and_legal_hold_replay_with_their_key() {
         common::requests::submit(&app, &c.officer, &common::requests::order(&c, "idem-vault", "fraud")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["request"]["id"].as_str().unwrap().to_string();
-    let (status, _) = common::requests::act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" })).await;
+    let (status, _) = common::requests::approve(&app, &reviewer, &id).await;
     assert_eq!(status, 200);
     let path = format!("/v1/requests/{id}/identifiers");
     let reason = json!({ "reason": "production" });

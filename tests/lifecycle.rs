@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::requests::{act, act_with_key, check_receipt, court, order, submit, Court};
+use common::requests::{act, act_with_key, approve, check_receipt, court, order, submit, Court};
 use common::{spawn, TestApp};
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ async fn a_court_order_goes_from_review_to_disclosure_and_notification() {
     let reviewer = app.token(Role::Reviewer);
     let id = submitted(&app, &c, "life-1").await;
 
-    let (status, body) = act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" })).await;
+    let (status, body) = approve(&app, &reviewer, &id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "approved");
     let approved = check_receipt(&app, &body["receipt"]).await;
@@ -151,12 +151,7 @@ async fn illegal_transitions_are_409_with_the_current_state_and_append_nothing()
     assert_eq!(status, 409);
     assert_eq!(app.size().await, before);
 
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let (status, body) = act(
         &app,
         &reviewer,
@@ -176,12 +171,7 @@ async fn illegal_transitions_are_409_with_the_current_state_and_append_nothing()
     let (status, _) = act(&app, &c.officer, &id, "withdraw", json!({})).await;
     assert_eq!(status, 409, "no withdrawal after the answer");
     let missing = uuid::Uuid::new_v4().to_string();
-    assert_eq!(
-        act(&app, &reviewer, &missing, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        404
-    );
+    assert_eq!(approve(&app, &reviewer, &missing).await.0, 404);
 }
 
 #[tokio::test]
@@ -261,12 +251,7 @@ async fn reviewers_reject_with_reasons_or_ask_for_clarification_and_officers_wit
     let (status, body) = act(&app, &c.officer, &b, "withdraw", json!({})).await;
     assert_eq!((status, body["request"]["status"].as_str()), (200, Some("withdrawn")));
     // Officers do not decide.
-    assert_eq!(
-        act(&app, &c.officer, &a, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        403
-    );
+    assert_eq!(approve(&app, &c.officer, &a).await.0, 403);
 }
 
 #[tokio::test]
@@ -282,12 +267,7 @@ async fn an_emergency_disclosure_is_validated_after_the_fact() {
     let due = chrono::DateTime::parse_from_rfc3339(submitted["request"]["due_at"].as_str().unwrap()).unwrap();
     assert_eq!((due - received).num_hours(), 8, "the policy's emergency deadline");
     let id = submitted["request"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let disclosure = json!({ "outcome": "fully_produced", "accounts_affected": 1, "values": { "ip_address": 1 } });
     assert_eq!(act(&app, &reviewer, &id, "disclosure", disclosure).await.0, 200);
     let (status, body) = act(
@@ -322,12 +302,7 @@ async fn an_eu_production_order_from_a_prosecutor_runs_its_lifecycle_under_the_e
     assert_eq!((due - received).num_days(), 10, "Art. 10: ten days");
     let id = submitted["request"]["id"].as_str().unwrap().to_string();
     let reviewer = app.token(Role::Reviewer);
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let (status, body) = act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" })).await;
     assert_eq!((status, body["request"]["status"].as_str()), (200, Some("no_data")));
     let (status, _) = act(
@@ -392,12 +367,7 @@ async fn after_a_clarification_request_the_officer_amends_and_it_is_validated_ag
         (entries[0].kind.as_str(), entries[1].kind.as_str()),
         ("request.amended", "request.validated")
     );
-    assert_eq!(
-        act(&app, &reviewer, &id2, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id2).await.0, 200);
 }
 
 #[tokio::test]
@@ -416,19 +386,14 @@ async fn under_four_eyes_an_emergency_needs_two_distinct_reviewers() {
         app.token_for(Role::Reviewer, "alice"),
         app.token_for(Role::Reviewer, "bob"),
     );
-    let (status, first) = act(&app, &alice, &rid, "decision", json!({ "decision": "approve" })).await;
+    let (status, first) = approve(&app, &alice, &rid).await;
     assert_eq!(
         (status, first["request"]["status"].as_str()),
         (200, Some("under_review"))
     );
     assert_eq!(check_receipt(&app, &first["receipt"]).await[0].public["approvals"], 1);
-    assert_eq!(
-        act(&app, &alice, &rid, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        409
-    );
-    let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    assert_eq!(approve(&app, &alice, &rid).await.0, 409);
+    let (status, second) = approve(&app, &bob, &rid).await;
     assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
 }
 
@@ -455,12 +420,7 @@ async fn after_an_amendment_a_four_eyes_review_starts_again() {
         app.token_for(Role::Reviewer, "bob"),
         app.token_for(Role::Reviewer, "carol"),
     );
-    assert_eq!(
-        act(&app, &alice, &rid, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &alice, &rid).await.0, 200);
     assert_eq!(
         act(&app, &carol, &rid, "decision", json!({ "decision": "clarify" }))
             .await
@@ -473,14 +433,14 @@ async fn after_an_amendment_a_four_eyes_review_starts_again() {
         (200, Some("under_review")),
         "{amended}"
     );
-    let (status, first) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    let (status, first) = approve(&app, &bob, &rid).await;
     assert_eq!(
         (status, first["request"]["status"].as_str()),
         (200, Some("under_review")),
         "{first}"
     );
     assert_eq!(check_receipt(&app, &first["receipt"]).await[0].public["approvals"], 1);
-    let (status, second) = act(&app, &alice, &rid, "decision", json!({ "decision": "approve" })).await;
+    let (status, second) = approve(&app, &alice, &rid).await;
     assert_eq!((status, second["request"]["status"].as_str()), (200, Some("approved")));
 }
 
@@ -510,7 +470,7 @@ async fn a_second_approval_narrows_the_first_and_never_widens_it() {
     )
     .await;
     assert_eq!(status, 200);
-    let (status, second) = act(&app, &bob, &rid, "decision", json!({ "decision": "approve" })).await;
+    let (status, second) = approve(&app, &bob, &rid).await;
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["request"]["status"], "approved_narrowed");
     let entry = &check_receipt(&app, &second["receipt"]).await[0];
@@ -609,12 +569,7 @@ async fn an_emergency_disclosure_not_validated_within_the_window_fails_validatio
     let (_, submitted) = submit(&app, &c.officer, &body).await;
     let id = submitted["request"]["id"].as_str().unwrap().to_string();
     let reviewer = app.token(Role::Reviewer);
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let (status, _) = act(
         &app,
         &reviewer,
@@ -675,12 +630,7 @@ async fn a_transition_refused_with_a_key_applies_when_retried_with_it_later() {
     let (status, body) = disclose().await;
     assert_eq!(status, 409, "not approved yet: {body}");
     assert_eq!(app.size().await, before);
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let (status, body) = disclose().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["request"]["status"], "disclosed");

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::requests::{act, court, order, submit};
+use common::requests::{approve, court, order, submit};
 use common::{spawn, spawn_with, TestApp};
 use diesel::RunQueryDsl;
 use disclosure_ledger::auth::Role;
@@ -45,12 +45,7 @@ async fn a_clean_log_passes_on_the_first_run_and_then_incrementally() {
     let (status, body) = submit(&app, &c.officer, &order(&c, "mon-1", "fraud")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["request"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let aggregate = json!([{ "type": "aggregate", "external_id": "t1", "country": "FRA", "from": "2025-01-01",
         "to": "2025-03-31", "fulfilled_requests": 668, "affected_users": 1425, "source": "bot", "source_sha256": "c".repeat(64) }]);
     let (status, body) = app.admin_post("/v1/imports", aggregate).await;

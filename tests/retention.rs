@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::requests::{act, check_receipt, court, order, submit, Court, PHONE};
+use common::requests::{act, approve, check_receipt, court, order, submit, Court, PHONE};
 use common::TestApp;
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
@@ -42,7 +42,7 @@ async fn disclosed(app: &TestApp, c: &Court, document: &str) -> (String, Value) 
     let (status, body) = submit(app, &c.officer, &order(c, document, "fraud")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["request"]["id"].as_str().unwrap().to_string();
-    let (status, body) = act(app, &reviewer, &id, "decision", json!({ "decision": "approve" })).await;
+    let (status, body) = approve(app, &reviewer, &id).await;
     assert_eq!(status, 200, "{body}");
     let (status, vault) = act(app, &reviewer, &id, "identifiers", json!({ "reason": "production" })).await;
     assert_eq!(status, 200, "{vault}");

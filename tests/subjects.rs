@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::requests::{act, court, order, submit, PHONE};
+use common::requests::{act, approve, court, order, submit, PHONE};
 use common::{assert_problem, spawn, TestApp};
 use disclosure_ledger::auth::Role;
 use disclosure_ledger::subjects::{check_proof, SubjectProof};
@@ -27,12 +27,7 @@ async fn a_notified_user_gets_proofs_of_the_entries_that_commit_to_their_number(
     let (status, body) = submit(&app, &c.officer, &order(&c, "subj-1", "fraud")).await;
     assert_eq!(status, 201, "{body}");
     let id = body["request"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        act(&app, &reviewer, &id, "decision", json!({ "decision": "approve" }))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(approve(&app, &reviewer, &id).await.0, 200);
     let vault: Value = app.open_vault(&id, &reviewer, "notification").await;
     let phone = vault["identifiers"]
         .as_array()

@@ -103,6 +103,11 @@ pub async fn act(app: &TestApp, token: &str, id: &str, action: &str, body: Value
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// A reviewer's (or anyone's, to see it refused) single approval of request `id`, full scope.
+pub async fn approve(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
+    act(app, token, id, "decision", json!({ "decision": "approve" })).await
+}
+
 /// [`act`] with an `Idempotency-Key`.
 pub async fn act_with_key(app: &TestApp, token: &str, id: &str, action: &str, key: &str, body: Value) -> (u16, Value) {
     let r = app
