@@ -114,7 +114,8 @@ pub fn load_without_keys(conn: &mut DbConnection, id: &str) -> Result<Option<Aut
 /// authority has no such key or it does not parse), in one statement: the sequencer reads an order's issuer and
 /// key under the head lock, where each statement is a round trip on PostgreSQL.
 pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Option<Authority>, StoreError> {
-    let row: Option<(AuthorityRow, Option<KeyRow>)> = authorities::table
+    // On the backend's own connection: submissions read this under the head lock.
+    let row: Option<(AuthorityRow, Option<KeyRow>)> = crate::store::per_backend!(conn, conn => authorities::table
         .left_join(
             authority_keys::table.on(authority_keys::authority_id
                 .eq(authorities::id)
@@ -123,7 +124,7 @@ pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Opt
         .filter(authorities::id.eq(id))
         .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable()))
         .first(conn)
-        .optional()?;
+        .optional())?;
     // A stored key that no longer parses verifies nothing: as if absent (rule V3 then fails).
     row.map(|(row, key)| authority_from_row(row, key.and_then(|k| key_from_row(k).ok()).into_iter().collect()))
         .transpose()

@@ -15,6 +15,7 @@ pub mod order_statement;
 pub mod submit;
 pub mod sweep;
 mod transition;
+mod transition_rows;
 pub mod validate;
 mod vault_rows;
 pub mod withdraw;

@@ -16,7 +16,7 @@ use crate::ledger::{commitment, entry::format_time, hex_hash, identifier};
 use crate::log::EntryReceipt;
 use crate::state::AppState;
 use crate::store::schema::{authority_keys, requests, vault};
-use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
+use crate::store::{per_backend, AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// A recorded request and the receipt of its entries.
 #[derive(Debug, Serialize, ToSchema)]
@@ -228,15 +228,16 @@ pub(super) fn record(
     };
     let (mut other, mut same) = (false, false);
     if let Some(o) = &body.order {
-        let owners: Vec<String> = requests::table
+        let not_this = amending.clone().unwrap_or_default();
+        let owners: Vec<String> = per_backend!(&mut *ctx.conn, c => requests::table
             .filter(requests::order_sha256.eq(&o.document_sha256))
-            .filter(requests::id.ne(amending.clone().unwrap_or_default()))
+            .filter(requests::id.ne(&not_this))
             // A rejected submission used nothing: counting it would let anyone who knows an
             // order's digest (or an officer's own failed attempt) burn the genuine order.
             .filter(requests::status.ne("rejected"))
             .select(requests::authority_id)
-            .load(ctx.conn)
-            .map_err(StoreError::from)?;
+            .load(c))
+        .map_err(StoreError::from)?;
         other = owners.iter().any(|a| Some(a) != authority.as_ref());
         same = owners.iter().any(|a| Some(a) == authority.as_ref());
     }

@@ -12,7 +12,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Binary, Text};
 
 use crate::store::schema::vault;
-use crate::store::{DbConnection, StoreError};
+use crate::store::{per_backend, DbConnection, StoreError};
 
 /// One identifier of a request as the vault keeps it: kind, normalised value, nonce, and the
 /// hex commitment to them (DESIGN §4).
@@ -31,7 +31,7 @@ pub(super) fn insert_each(
     created_at: &str,
 ) -> Result<(), StoreError> {
     for r in rows {
-        diesel::insert_into(vault::table)
+        per_backend!(&mut *conn, conn => diesel::insert_into(vault::table)
             .values((
                 // Time-ordered, as request ids are (see `submit::record`).
                 vault::id.eq(uuid::Uuid::now_v7().to_string()),
@@ -42,7 +42,7 @@ pub(super) fn insert_each(
                 vault::commitment.eq(&r.commitment),
                 vault::created_at.eq(created_at),
             ))
-            .execute(conn)?;
+            .execute(conn))?;
     }
     Ok(())
 }

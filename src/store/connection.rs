@@ -92,6 +92,21 @@ pub fn establish(url: &str) -> Result<DbConnection, StoreError> {
     }
 }
 
+/// Runs the same diesel expression on the backend's own connection, `$c`. What the hot paths
+/// use instead of [`DbConnection`] itself: through diesel's `MultiConnection` every execution
+/// renders the statement's SQL text again (its serialised query builds it in `walk_ast`, even
+/// for a statement already prepared and cached), and some statements (multi-row
+/// `INSERT … VALUES`) are not available through it at all.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Postgresql($c) => $body,
+            $crate::store::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
 /// The PostgreSQL advisory lock (`pg_advisory_lock`) held while migrating: any 64-bit number
 /// no other application on the database uses; this one is "dl-migr" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0064_6c2d_6d69_6772;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use super::{schema::tree_hash_pages, DbConnection, StoreError};
+use super::{per_backend, schema::tree_hash_pages, DbConnection, StoreError};
 use crate::ledger::Hash;
 
 /// Stored hashes per row: 32 × 32 bytes = 1 KiB, within one SQLite page and below
@@ -37,10 +37,10 @@ pub fn read_indexes(conn: &mut DbConnection, indexes: &[u64]) -> Result<HashMap<
     let mut pages: Vec<i64> = indexes.iter().map(|i| (i / PER_ROW) as i64).collect();
     pages.sort_unstable();
     pages.dedup();
-    let rows: Vec<(i64, Vec<u8>)> = tree_hash_pages::table
+    let rows: Vec<(i64, Vec<u8>)> = per_backend!(conn, c => tree_hash_pages::table
         .filter(tree_hash_pages::page.eq_any(&pages))
         .select((tree_hash_pages::page, tree_hash_pages::hashes))
-        .load(conn)?;
+        .load(c))?;
     // Only the hashes asked for: a proof touches one or two hashes of each row it reads, and
     // keeping all 32 of each was most of a receipt's cost.
     let mut wanted = indexes.to_vec();
@@ -59,11 +59,11 @@ pub fn read_range(conn: &mut DbConnection, lo: u64, hi: u64) -> Result<Vec<Optio
     if hi <= lo {
         return Ok(out);
     }
-    let rows: Vec<(i64, Vec<u8>)> = tree_hash_pages::table
+    let rows: Vec<(i64, Vec<u8>)> = per_backend!(conn, c => tree_hash_pages::table
         .filter(tree_hash_pages::page.ge((lo / PER_ROW) as i64))
         .filter(tree_hash_pages::page.le(((hi - 1) / PER_ROW) as i64))
         .select((tree_hash_pages::page, tree_hash_pages::hashes))
-        .load(conn)?;
+        .load(c))?;
     for (page, bytes) in &rows {
         for (i, h) in unpack(*page, bytes) {
             if (lo..hi).contains(&i) {
@@ -111,10 +111,10 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
     let filled = (first % PER_ROW) as usize * 32;
     let mut row: Vec<u8> = Vec::with_capacity(ROW_BYTES);
     if filled > 0 {
-        let newest: Vec<u8> = tree_hash_pages::table
+        let newest: Vec<u8> = per_backend!(&mut *conn, c => tree_hash_pages::table
             .filter(tree_hash_pages::page.eq(page))
             .select(tree_hash_pages::hashes)
-            .first(conn)?;
+            .first(c))?;
         if newest.len() != filled {
             return Err(StoreError::Corrupt(format!(
                 "stored tree hashes end at {} but the log head says {first}",
@@ -138,9 +138,9 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
     let mut rows = rows.as_slice();
     if completes_newest {
         let (p, bytes) = &rows[0];
-        diesel::update(tree_hash_pages::table.filter(tree_hash_pages::page.eq(p)))
+        per_backend!(&mut *conn, c => diesel::update(tree_hash_pages::table.filter(tree_hash_pages::page.eq(p)))
             .set(tree_hash_pages::hashes.eq(bytes))
-            .execute(conn)?;
+            .execute(c))?;
         rows = &rows[1..];
     }
     let values: Vec<_> = rows

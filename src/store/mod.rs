@@ -8,6 +8,7 @@ pub mod schema;
 pub mod sequencer;
 pub mod verify;
 
+pub(crate) use connection::per_backend;
 pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool, Pooled};
 pub use hashes::{with_prefetch, DbHashReader, Prefetched};
 pub use sequencer::{AppendCtx, Appended, AppendedEntry, NewEntry, Sequencer};

@@ -68,11 +68,12 @@ pub fn current_policy_entry(conn: &mut DbConnection) -> Result<Option<(String, u
 
 /// `(name, sha256)` of the policy in force: the newest adoption.
 pub fn current_policy_name(conn: &mut DbConnection) -> Result<Option<(String, String)>, StoreError> {
-    Ok(policies::table
+    // Read under the head lock by every submission: on the backend's own connection.
+    Ok(super::per_backend!(conn, c => policies::table
         .select((policies::name, policies::sha256))
         .order(policies::adopted_entry.desc())
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// The policy in force: `(name, sha256, document)` of the newest adoption.

@@ -40,18 +40,7 @@ use crate::ledger::{
     SignedCheckpoint,
 };
 use crate::metrics::Metrics;
-
-/// Runs the same diesel expression on the concrete connection: multi-row `INSERT … VALUES`
-/// is not available through `MultiConnection`, but is on each backend, and it turns a batch's
-/// inserts into a few statements instead of one per row.
-macro_rules! per_backend {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            DbConnection::Postgresql($c) => $body,
-            DbConnection::Sqlite($c) => $body,
-        }
-    };
-}
+use crate::store::per_backend;
 
 /// An entry an operation wants appended; the sequencer fills in index, prev and time.
 #[derive(Debug, Clone)]
@@ -713,14 +702,14 @@ fn append_batch(
 ) -> Result<Option<SignedCheckpoint>, BatchAbort> {
     let (signer, isolated) = (run.signer, run.isolated);
     // 1. The head lock.
-    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+    per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
         .set(log_head::size.eq(log_head::size))
-        .execute(conn)?;
+        .execute(c))?;
     // 2. The head.
-    let start: i64 = log_head::table
+    let start: i64 = per_backend!(&mut *conn, c => log_head::table
         .filter(log_head::id.eq(1))
         .select(log_head::size)
-        .first(conn)?;
+        .first(c))?;
     let start = start as u64;
     let mut tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
@@ -730,10 +719,10 @@ fn append_batch(
         // the stored time (one indexed read per batch). It also checks the tip: a log that
         // came back to the same size with other entries (a restore, a failover that lost
         // commits) shows another time, and the tip is not used.
-        let time: String = entries::table
+        let time: String = per_backend!(&mut *conn, c => entries::table
             .filter(entries::idx.eq(start as i64 - 1))
             .select(entries::time)
-            .first(conn)?;
+            .first(c))?;
         tip = tip.filter(|t| t.last_time == time);
         let leaf = match tip {
             Some(t) => t.last_leaf,
@@ -876,16 +865,16 @@ fn append_batch(
     let conn = reader.conn();
     super::hashes::append(conn, hash_start, &new_hashes)?;
     let checkpoint = signer.sign(size, root)?;
-    diesel::insert_into(checkpoints::table)
+    per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
         .values((
             checkpoints::size.eq(size as i64),
             checkpoints::root.eq(root.0.to_vec()),
             checkpoints::note.eq(&checkpoint.note),
         ))
-        .execute(conn)?;
-    diesel::update(log_head::table.filter(log_head::id.eq(1)))
+        .execute(c))?;
+    per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
         .set(log_head::size.eq(size as i64))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(Some(checkpoint))
 }
 

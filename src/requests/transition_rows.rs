@@ -1,0 +1,230 @@
+//! The row-level statements of a transition (`transition.rs`), all run under the head lock:
+//! the one read of the request with its `Idempotency-Key` claim, and the write of its changes
+//! with that claim. Fixed-shape query types where diesel would otherwise build, parse and plan
+//! a statement on every call.
+
+use diesel::prelude::*;
+
+use super::transition::Retry;
+use crate::error::AppError;
+use crate::store::schema::requests;
+use crate::store::{per_backend, DbConnection, StoreError};
+
+/// The columns of `requests` a transition may set; `None` leaves a column as it is.
+pub(super) struct RequestChanges<'a> {
+    pub(super) status: Option<&'a str>,
+    pub(super) approved_categories: Option<String>,
+    pub(super) first_approver: Option<&'a str>,
+    pub(super) notification: Option<&'a str>,
+}
+
+impl RequestChanges<'_> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.approved_categories.is_none()
+            && self.first_approver.is_none()
+            && self.notification.is_none()
+    }
+}
+
+/// The `Idempotency-Key` claim a transition makes for its entry, once every rule has passed.
+pub(super) struct Claim<'a> {
+    /// The token's issuer and subject, a newline between: keys are per caller.
+    pub(super) subject: &'a str,
+    pub(super) retry: &'a Retry,
+    pub(super) entry_index: i64,
+}
+
+/// The columns of `requests` the rules read beyond the view: approved categories (JSON),
+/// notification, first approver, the entry that shredded the request's data.
+const RULE_COLUMNS: (
+    requests::approved_categories,
+    requests::notification,
+    requests::first_approver,
+    requests::shredded_entry,
+) = (
+    requests::approved_categories,
+    requests::notification,
+    requests::first_approver,
+    requests::shredded_entry,
+);
+pub(super) type RuleRow = (Option<String>, String, Option<String>, Option<i64>);
+
+/// A stored claim: action, request id, body digest, the index of the entry it applied.
+pub(super) type StoredClaim = (String, String, String, i64);
+
+/// The request's view, what the rules read, and the stored claim of `claim`'s key if there is
+/// one, in one statement: under the head lock every statement is a round trip on PostgreSQL.
+/// `None` when no request has the id.
+#[allow(clippy::type_complexity)]
+pub(super) fn read_current(
+    conn: &mut DbConnection,
+    id: &str,
+    claim: Option<&Claim<'_>>,
+) -> Result<Option<((super::get::ViewRow, RuleRow), Option<StoredClaim>)>, StoreError> {
+    use crate::store::schema::idempotency_keys as k;
+    let row = match claim {
+        None => per_backend!(conn, conn => requests::table
+            .filter(requests::id.eq(id))
+            .select((super::get::VIEW_COLUMNS, RULE_COLUMNS))
+            .first::<(super::get::ViewRow, RuleRow)>(conn)
+            .optional())?
+        .map(|row| (row, None)),
+        Some(c) => per_backend!(conn, conn => requests::table
+            .left_join(k::table.on(k::subject.eq(c.subject).and(k::idem_key.eq(&c.retry.key))))
+            .filter(requests::id.eq(id))
+            .select((
+                (super::get::VIEW_COLUMNS, RULE_COLUMNS),
+                (k::action, k::request_id, k::body_sha256, k::entry_index).nullable(),
+            ))
+            .first(conn)
+            .optional())?,
+    };
+    Ok(row)
+}
+
+/// A transition's `UPDATE` of its request, one fixed statement for any change: `None` leaves a
+/// column as it is (`COALESCE`; no transition sets one back to NULL). A query type of its own
+/// because diesel never caches its `UPDATE`s (their `SET` lists vary), so each was prepared
+/// again on every call, SQL text built, parsed and planned, under the head lock.
+struct RequestUpdate<'a> {
+    id: &'a str,
+    changes: &'a RequestChanges<'a>,
+}
+
+impl diesel::query_builder::QueryId for RequestUpdate<'_> {
+    type QueryId = RequestUpdate<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for RequestUpdate<'_>
+where
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::Text>,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        use diesel::sql_types::{Nullable, Text};
+        let changes = self.changes;
+        out.push_sql("UPDATE requests SET status = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.status)?;
+        out.push_sql(", status), approved_categories = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.approved_categories)?;
+        out.push_sql(", approved_categories), first_approver = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.first_approver)?;
+        out.push_sql(", first_approver), notification = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&changes.notification)?;
+        out.push_sql(", notification) WHERE id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        Ok(())
+    }
+}
+
+impl<C> RunQueryDsl<C> for RequestUpdate<'_> {}
+
+/// PostgreSQL's one statement for a transition's claim and changes: a data-modifying `WITH`
+/// inserts the claim, and the [`RequestUpdate`] runs only if it did. Cached like it.
+struct ClaimAndUpdate<'a> {
+    update: RequestUpdate<'a>,
+    claim: &'a Claim<'a>,
+}
+
+impl diesel::query_builder::QueryId for ClaimAndUpdate<'_> {
+    type QueryId = ClaimAndUpdate<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for ClaimAndUpdate<'_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        let c = self.claim;
+        out.push_sql(
+            "WITH claim AS (INSERT INTO idempotency_keys \
+             (subject, idem_key, action, request_id, body_sha256, entry_index) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(c.subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.retry.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(c.retry.action)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(self.update.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&c.retry.body_sha256)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&c.entry_index)?;
+        out.push_sql(") ON CONFLICT DO NOTHING RETURNING 1) ");
+        self.update.walk_ast(out.reborrow())?;
+        out.push_sql(" AND EXISTS (SELECT 1 FROM claim)");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for ClaimAndUpdate<'_> {}
+
+/// 409 for a key already claimed for another action, request or body.
+pub(super) fn key_taken() -> AppError {
+    AppError::conflict("this Idempotency-Key was used for another action, request or body")
+}
+
+/// Writes a transition's changes and claims its key, if any. On PostgreSQL the claim and the
+/// update are one statement (a data-modifying `WITH`), one round trip under the head lock;
+/// SQLite, in process, runs them as two. A transition that changes no column writes only its
+/// claim. The claim was read as absent under the same head lock, so it cannot conflict; if it
+/// ever did, the transition is refused (409) and writes nothing.
+pub(super) fn write_change(
+    conn: &mut DbConnection,
+    id: &str,
+    changes: &RequestChanges<'_>,
+    claim: Option<&Claim<'_>>,
+) -> Result<(), AppError> {
+    match (conn, claim) {
+        (DbConnection::Postgresql(pg), Some(c)) if !changes.is_empty() => {
+            let update = RequestUpdate { id, changes };
+            let updated = ClaimAndUpdate { update, claim: c }
+                .execute(pg)
+                .map_err(StoreError::from)?;
+            if updated == 0 {
+                return Err(key_taken());
+            }
+        }
+        (conn, claim) => {
+            if let Some(c) = claim {
+                claim_key(conn, id, c)?;
+            }
+            if !changes.is_empty() {
+                let update = RequestUpdate { id, changes };
+                match conn {
+                    DbConnection::Postgresql(pg) => update.execute(pg),
+                    DbConnection::Sqlite(lite) => update.execute(lite),
+                }
+                .map_err(StoreError::from)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `c`, the claim of a key for the entry of a transition of request `id`; 409 if the
+/// key is already claimed.
+fn claim_key(conn: &mut DbConnection, id: &str, c: &Claim<'_>) -> Result<(), AppError> {
+    use crate::store::schema::idempotency_keys as k;
+    let row = (
+        k::subject.eq(c.subject),
+        k::idem_key.eq(&c.retry.key),
+        k::action.eq(c.retry.action),
+        k::request_id.eq(id),
+        k::body_sha256.eq(&c.retry.body_sha256),
+        k::entry_index.eq(c.entry_index),
+    );
+    let insert = diesel::insert_into(k::table).values(row).on_conflict_do_nothing();
+    let claimed = match conn {
+        DbConnection::Postgresql(pg) => insert.execute(pg),
+        DbConnection::Sqlite(lite) => insert.execute(lite),
+    }
+    .map_err(StoreError::from)?;
+    if claimed == 0 {
+        return Err(key_taken());
+    }
+    Ok(())
+}
