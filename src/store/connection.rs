@@ -111,11 +111,16 @@ pub(crate) use per_backend;
 /// no other application on the database uses; this one is "dl-migr" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0064_6c2d_6d69_6772;
 
+/// How long a starting SQLite process waits for another process's migrations.
+const MIGRATION_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Applies the embedded migrations of the connection's backend; returns how many ran.
 ///
 /// Several processes may start at once on a new database (two ledger processes behind one load
 /// balancer): they take turns, under an advisory lock on PostgreSQL and under the database's
-/// write lock on SQLite, so the second finds nothing pending.
+/// write lock on SQLite (waiting at most `MIGRATION_PATIENCE`), so the second finds nothing
+/// pending. Stop old processes before an upgrade: a run holds its tables' locks until it
+/// commits.
 pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
     match conn {
         // Both backends run all pending migrations in one transaction (DDL is transactional
@@ -131,13 +136,37 @@ pub fn migrate(conn: &mut DbConnection) -> Result<usize, StoreError> {
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
             ran
         }
-        // `BEGIN IMMEDIATE` takes the database's write lock before anything is read: a second
-        // process waits for it (`busy_timeout`), then finds nothing pending.
-        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
-            c.run_pending_migrations(SQLITE_MIGRATIONS)
-                .map(|v| v.len())
-                .map_err(|e| StoreError::Migration(e.to_string()))
-        }),
+        DbConnection::Sqlite(c) => {
+            // Nothing pending, the usual start: a read, no lock, so a process starting beside
+            // a busy writer does not queue for the write lock.
+            let pending = c
+                .has_pending_migration(SQLITE_MIGRATIONS)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            if !pending {
+                return Ok(0);
+            }
+            // `BEGIN IMMEDIATE` takes the write lock before anything is read. A process that
+            // finds it taken (another is migrating: copying tree hashes into pages takes
+            // minutes on a large ledger, longer than `busy_timeout`) tries again until
+            // `MIGRATION_PATIENCE` has passed, then finds nothing pending. Only that "locked"
+            // is retried; a failing migration is not.
+            let started = std::time::Instant::now();
+            loop {
+                let ran = c.immediate_transaction(|c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|v| v.len())
+                        .map_err(|e| StoreError::Migration(e.to_string()))
+                });
+                match ran {
+                    Err(StoreError::Database(diesel::result::Error::DatabaseError(_, info)))
+                        if info.message().contains("locked") && started.elapsed() < MIGRATION_PATIENCE =>
+                    {
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    ran => return ran,
+                }
+            }
+        }
     }
 }
 
