@@ -1,6 +1,7 @@
 //! Storage: diesel over SQLite or PostgreSQL, the single-writer append path, and the reads the
 //! API and the verifier need. Only the sequencer writes ledger tables.
 
+mod batch_rows;
 mod connection;
 pub mod hashes;
 pub mod queries;

@@ -808,35 +808,48 @@ fn append_batch(
     }
 
     // 4. Entries, sealed details, tree hashes, checkpoint, head.
-    let entry_rows: Vec<_> = rows
-        .iter()
-        .map(|(e, canonical, _, _)| {
-            (
-                entries::idx.eq(e.index as i64),
-                entries::kind.eq(&e.kind),
-                entries::subject.eq(&e.subject),
-                entries::time.eq(&e.time),
-                entries::canonical.eq(canonical),
-            )
-        })
-        .collect();
-    for chunk in entry_rows.chunks(500) {
-        per_backend!(conn, c => diesel::insert_into(entries::table).values(chunk).execute(c))?;
-    }
-    let sealed_rows: Vec<_> = rows
-        .iter()
-        .filter_map(|(e, _, _, sealed)| {
-            sealed.as_ref().map(|(salt, restricted)| {
-                (
-                    sealed_details::entry_idx.eq(e.index as i64),
-                    sealed_details::salt.eq(Some(salt.clone())),
-                    sealed_details::restricted.eq(restricted.clone()),
-                )
-            })
-        })
-        .collect();
-    for chunk in sealed_rows.chunks(500) {
-        per_backend!(conn, c => diesel::insert_into(sealed_details::table).values(chunk).execute(c))?;
+    match conn {
+        DbConnection::Postgresql(c) => {
+            super::batch_rows::EntriesWithSealed::new(rows.iter().map(|(e, canonical, _, sealed)| {
+                let sealed = sealed
+                    .as_ref()
+                    .map(|(salt, restricted)| (salt.as_slice(), restricted.as_str()));
+                (e, canonical.as_str(), sealed)
+            }))
+            .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            let entry_rows: Vec<_> = rows
+                .iter()
+                .map(|(e, canonical, _, _)| {
+                    (
+                        entries::idx.eq(e.index as i64),
+                        entries::kind.eq(&e.kind),
+                        entries::subject.eq(&e.subject),
+                        entries::time.eq(&e.time),
+                        entries::canonical.eq(canonical),
+                    )
+                })
+                .collect();
+            for chunk in entry_rows.chunks(500) {
+                diesel::insert_into(entries::table).values(chunk).execute(c)?;
+            }
+            let sealed_rows: Vec<_> = rows
+                .iter()
+                .filter_map(|(e, _, _, sealed)| {
+                    sealed.as_ref().map(|(salt, restricted)| {
+                        (
+                            sealed_details::entry_idx.eq(e.index as i64),
+                            sealed_details::salt.eq(Some(salt.clone())),
+                            sealed_details::restricted.eq(restricted.clone()),
+                        )
+                    })
+                })
+                .collect();
+            for chunk in sealed_rows.chunks(500) {
+                diesel::insert_into(sealed_details::table).values(chunk).execute(c)?;
+            }
+        }
     }
 
     let hash_start = merkle::stored_hash_index(0, start);
