@@ -35,18 +35,20 @@ pub fn sqlite_path(url: &str) -> &str {
 /// `synchronous=FULL` so an acknowledged commit survives power loss, and `secure_delete` so
 /// that what retention destroys is overwritten with zeros in the file, not merely unlinked.
 ///
-/// Each connection maps the first 64 MiB of the file (`mmap_size`), not all of it: mapped
-/// pages count in the process's resident memory, each connection maps its own view, and a
-/// 1 GiB map took the server's peak RSS to 686 MiB in the load replay (185 MiB with 64 MiB).
+/// Each connection maps the first 32 MiB of the file (`mmap_size`), not all of it: mapped
+/// pages count in the process's resident memory, each connection maps its own view, and the
+/// server's peak RSS in the load replay was 686 MiB with 1 GiB mapped, 185–194 MiB with
+/// 64 MiB (at the 200 MB target) and 140 MiB with 32 MiB, at the same throughput.
 /// Not 0: unmapped, a reader scanning the whole table holds its snapshot longer, the writer's
 /// checkpoint rarely finds the moment to start the WAL over, and the WAL grew to 20–34 MB in
-/// `tests/sequencer.rs`'s bounded-WAL test (under 16 MiB mapped). `verify` over a million
-/// entries ran at 0.89–1.15 million entries/s with 64 MiB mapped and 1.11–1.21 million with
-/// none, within this VM's run-to-run spread (README, Performance).
+/// `tests/sequencer.rs`'s bounded-WAL test (under 16 MiB mapped; it passed 6 runs of 6 at
+/// 32 MiB). `verify` over a million entries ran at 0.89–1.15 million entries/s with 64 MiB
+/// mapped and 1.11–1.21 million with none, within this VM's run-to-run spread (README,
+/// Performance).
 const SQLITE_BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000;";
 const SQLITE_WAL: &str = "PRAGMA journal_mode = WAL;";
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA mmap_size = 67108864;";
+    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA mmap_size = 33554432;";
 
 /// How long a new connection keeps trying to switch a new database to WAL while another
 /// process does the same: as long as the busy timeout.
