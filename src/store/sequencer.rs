@@ -701,15 +701,12 @@ fn append_batch(
     per_job: &mut Vec<Vec<AppendedEntry>>,
 ) -> Result<Option<SignedCheckpoint>, BatchAbort> {
     let (signer, isolated) = (run.signer, run.isolated);
-    // 1. The head lock.
-    per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
+    // 1. The head lock, and 2. the head's size, which the locking statement returns (one
+    // round trip on PostgreSQL).
+    let start: i64 = per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
         .set(log_head::size.eq(log_head::size))
-        .execute(c))?;
-    // 2. The head.
-    let start: i64 = per_backend!(&mut *conn, c => log_head::table
-        .filter(log_head::id.eq(1))
-        .select(log_head::size)
-        .first(c))?;
+        .returning(log_head::size)
+        .get_result(c))?;
     let start = start as u64;
     let mut tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
