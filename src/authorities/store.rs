@@ -130,6 +130,52 @@ pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Opt
         .transpose()
 }
 
+/// [`load_with_key`], and in the same statement rule V12's question about the order whose
+/// document has the digest `order_sha256`: do requests other than `not_this`, not rejected,
+/// already use it, `(under an authority other than requester, under requester)`. A submission
+/// asks both under the head lock, where every statement is a round trip on PostgreSQL.
+/// `None` when no authority has the id: the caller then asks V12 apart.
+pub fn load_with_key_and_order_uses(
+    conn: &mut DbConnection,
+    id: &str,
+    kid: &str,
+    order_sha256: &str,
+    not_this: &str,
+    requester: Option<&str>,
+) -> Result<Option<(Authority, bool, bool)>, StoreError> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    // No requester (never the case for an officer's token): every user is another's.
+    let requester = requester.unwrap_or("");
+    let uses = |compare: &str| {
+        sql::<Bool>("EXISTS (SELECT 1 FROM requests WHERE order_sha256 = ")
+            .bind::<Text, _>(order_sha256)
+            .sql(" AND id <> ")
+            .bind::<Text, _>(not_this)
+            // A rejected submission used nothing (see `requests::submit`).
+            .sql(" AND status <> 'rejected' AND authority_id ")
+            .sql(compare)
+            .bind::<Text, _>(requester)
+            .sql(")")
+    };
+    type Row = (AuthorityRow, Option<KeyRow>, bool, bool);
+    let row: Option<Row> = crate::store::per_backend!(conn, conn => authorities::table
+        .left_join(
+            authority_keys::table.on(authority_keys::authority_id
+                .eq(authorities::id)
+                .and(authority_keys::kid.eq(kid))),
+        )
+        .filter(authorities::id.eq(id))
+        .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable(), uses("<> "), uses("= ")))
+        .first(conn)
+        .optional())?;
+    row.map(|(row, key, other, same)| {
+        let keys = key.and_then(|k| key_from_row(k).ok()).into_iter().collect();
+        authority_from_row(row, keys).map(|a| (a, other, same))
+    })
+    .transpose()
+}
+
 /// Authorities ordered by id, after `after`, at most `limit`.
 pub fn list(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> Result<Vec<Authority>, StoreError> {
     let mut q = authorities::table

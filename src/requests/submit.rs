@@ -202,11 +202,22 @@ pub(super) fn record(
     let now = ctx.time;
     let (_, policy_sha256, policy) =
         crate::policy::in_force_for(ctx)?.ok_or_else(|| AppError::internal("no policy in force"))?;
-    // The issuer and the order's key in one read; a court submitting its own order (the usual
-    // case) is also the requester, read once.
+    // The issuer, the order's key and rule V12's question (does another request already use
+    // this order?) in one read; a court submitting its own order (the usual case) is also the
+    // requester, read once.
+    let not_this = amending.clone().unwrap_or_default();
+    let mut order_uses = None;
     let (issuer, key) = match (body.issuing_authority.as_deref(), &body.order) {
-        (Some(i), Some(o)) if !i.is_empty() => match authorities::load_with_key(ctx.conn, i, &o.kid)? {
-            Some(mut a) => {
+        (Some(i), Some(o)) if !i.is_empty() => match authorities::load_with_key_and_order_uses(
+            ctx.conn,
+            i,
+            &o.kid,
+            &o.document_sha256,
+            &not_this,
+            authority.as_deref(),
+        )? {
+            Some((mut a, other, same)) => {
+                order_uses = Some((other, same));
                 let key = a.keys.pop().map(|k| OrderKey {
                     alg: k.alg,
                     jwk: k.jwk,
@@ -226,21 +237,25 @@ pub(super) fn record(
         Some(a) => authority_facts(ctx.conn, a)?,
         None => None,
     };
-    let (mut other, mut same) = (false, false);
-    if let Some(o) = &body.order {
-        let not_this = amending.clone().unwrap_or_default();
-        let owners: Vec<String> = per_backend!(&mut *ctx.conn, c => requests::table
-            .filter(requests::order_sha256.eq(&o.document_sha256))
-            .filter(requests::id.ne(&not_this))
-            // A rejected submission used nothing: counting it would let anyone who knows an
-            // order's digest (or an officer's own failed attempt) burn the genuine order.
-            .filter(requests::status.ne("rejected"))
-            .select(requests::authority_id)
-            .load(c))
-        .map_err(StoreError::from)?;
-        other = owners.iter().any(|a| Some(a) != authority.as_ref());
-        same = owners.iter().any(|a| Some(a) == authority.as_ref());
-    }
+    let (other, same) = match (order_uses, &body.order) {
+        (Some(uses), _) => uses,
+        (None, Some(o)) => {
+            let owners: Vec<String> = per_backend!(&mut *ctx.conn, c => requests::table
+                .filter(requests::order_sha256.eq(&o.document_sha256))
+                .filter(requests::id.ne(&not_this))
+                // A rejected submission used nothing: counting it would let anyone who knows
+                // an order's digest (or an officer's own failed attempt) burn the genuine order.
+                .filter(requests::status.ne("rejected"))
+                .select(requests::authority_id)
+                .load(c))
+            .map_err(StoreError::from)?;
+            (
+                owners.iter().any(|a| Some(a) != authority.as_ref()),
+                owners.iter().any(|a| Some(a) == authority.as_ref()),
+            )
+        }
+        (None, None) => (false, false),
+    };
     // Normalise and commit each identifier; a value that does not normalise is counted but
     // never stored.
     let mut problems = Vec::new();
