@@ -147,15 +147,20 @@ pub fn load_with_key_and_order_uses(
     use diesel::sql_types::{Bool, Text};
     // No requester (never the case for an officer's token): every user is another's.
     let requester = requester.unwrap_or("");
-    let uses = |compare: &str| {
+    // The requester is compared inside a `CASE`, which no index can serve: SQLite, with no
+    // statistics, otherwise searched `authority_id = ?` through an index on the authority
+    // and read all of its requests for every submission, not the one or two rows the order's
+    // digest finds through `requests_by_order`.
+    let uses = |by_requester: &str| {
         sql::<Bool>("EXISTS (SELECT 1 FROM requests WHERE order_sha256 = ")
             .bind::<Text, _>(order_sha256)
             .sql(" AND id <> ")
             .bind::<Text, _>(not_this)
             // A rejected submission used nothing (see `requests::submit`).
-            .sql(" AND status <> 'rejected' AND authority_id ")
-            .sql(compare)
+            .sql(" AND status <> 'rejected' AND CASE WHEN authority_id = ")
             .bind::<Text, _>(requester)
+            .sql(" THEN 1 ELSE 0 END = ")
+            .sql(by_requester)
             .sql(")")
     };
     type Row = (AuthorityRow, Option<KeyRow>, bool, bool);
@@ -166,7 +171,7 @@ pub fn load_with_key_and_order_uses(
                 .and(authority_keys::kid.eq(kid))),
         )
         .filter(authorities::id.eq(id))
-        .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable(), uses("<> "), uses("= ")))
+        .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable(), uses("0"), uses("1")))
         .first(conn)
         .optional())?;
     row.map(|(row, key, other, same)| {
