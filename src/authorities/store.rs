@@ -110,29 +110,10 @@ pub fn load_without_keys(conn: &mut DbConnection, id: &str) -> Result<Option<Aut
     row.map(|row| authority_from_row(row, Vec::new())).transpose()
 }
 
-/// [`load_without_keys`] with its key `kid` alone (`keys` holds it, or is empty when the
-/// authority has no such key or it does not parse), in one statement: the sequencer reads an order's issuer and
-/// key under the head lock, where each statement is a round trip on PostgreSQL.
-pub fn load_with_key(conn: &mut DbConnection, id: &str, kid: &str) -> Result<Option<Authority>, StoreError> {
-    // On the backend's own connection: submissions read this under the head lock.
-    let row: Option<(AuthorityRow, Option<KeyRow>)> = crate::store::per_backend!(conn, conn => authorities::table
-        .left_join(
-            authority_keys::table.on(authority_keys::authority_id
-                .eq(authorities::id)
-                .and(authority_keys::kid.eq(kid))),
-        )
-        .filter(authorities::id.eq(id))
-        .select((AUTHORITY_COLUMNS, KEY_COLUMNS.nullable()))
-        .first(conn)
-        .optional())?;
-    // A stored key that no longer parses verifies nothing: as if absent (rule V3 then fails).
-    row.map(|(row, key)| authority_from_row(row, key.and_then(|k| key_from_row(k).ok()).into_iter().collect()))
-        .transpose()
-}
-
-/// [`load_with_key`], and in the same statement rule V12's question about the order whose
-/// document has the digest `order_sha256`: do requests other than `not_this`, not rejected,
-/// already use it, `(under an authority other than requester, under requester)`. A submission
+/// An authority with its key `kid` alone (`keys` holds it, or is empty when it has no such
+/// key or it does not parse), and in the same statement rule V12's question about the order
+/// whose document has the digest `order_sha256`: do requests other than `not_this`, not
+/// rejected, already use it, `(under an authority other than requester, under requester)`. A submission
 /// asks both under the head lock, where every statement is a round trip on PostgreSQL.
 /// `None` when no authority has the id: the caller then asks V12 apart.
 pub fn load_with_key_and_order_uses(

@@ -148,10 +148,7 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
         .map(|(p, b)| (tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
         .collect();
     for chunk in values.chunks(500) {
-        match conn {
-            DbConnection::Postgresql(c) => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c)?,
-            DbConnection::Sqlite(c) => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c)?,
-        };
+        per_backend!(&mut *conn, c => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c))?;
     }
     Ok(())
 }
