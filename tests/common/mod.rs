@@ -1,6 +1,7 @@
 //! Test harness: every test starts the real server on port 0 over a fresh database — a SQLite
 //! file in a temporary directory, or, when `TEST_DATABASE_URL` names a PostgreSQL server, a new
-//! database created on it for this test alone.
+//! database created on it for this test alone. Those databases outlive the test (a test may
+//! restart its server on the same one); `scripts/test` drops the ones its run created, on exit.
 #![allow(dead_code)]
 
 pub mod browser;
@@ -29,7 +30,13 @@ pub fn fresh_database_url(dir: &std::path::Path) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(admin) if !admin.is_empty() => {
             use diesel::{Connection, RunQueryDsl};
-            let name = format!("dl_test_{}", uuid::Uuid::new_v4().simple());
+            let name = match std::env::var("DL_TEST_RUN") {
+                // scripts/test names its run so that it can drop what the run created.
+                Ok(run) if !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                    format!("dl_test_{}_{}", run.to_ascii_lowercase(), uuid::Uuid::new_v4().simple())
+                }
+                _ => format!("dl_test_{}", uuid::Uuid::new_v4().simple()),
+            };
             let mut conn = diesel::PgConnection::establish(&admin).expect("connect to TEST_DATABASE_URL");
             diesel::sql_query(format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
