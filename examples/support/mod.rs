@@ -159,7 +159,17 @@ pub fn vm_hwm_kb(pid: u32) -> u64 {
 /// A fresh database on the PostgreSQL server at `admin` (a URL naming any database).
 pub fn fresh_pg(admin: &str) -> String {
     use diesel::{Connection, RunQueryDsl};
-    let name = format!("dl_harness_{}", uuid::Uuid::new_v4().simple());
+    // Named after scripts/test's run (DL_TEST_RUN) when it has one, so that it drops it.
+    let name = match std::env::var("DL_TEST_RUN") {
+        Ok(run) if !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            format!(
+                "dl_harness_{}_{}",
+                run.to_ascii_lowercase(),
+                uuid::Uuid::new_v4().simple()
+            )
+        }
+        _ => format!("dl_harness_{}", uuid::Uuid::new_v4().simple()),
+    };
     let mut c = diesel::PgConnection::establish(admin).expect("connect --pg");
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut c)

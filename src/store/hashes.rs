@@ -138,9 +138,11 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
     let mut rows = rows.as_slice();
     if completes_newest {
         let (p, bytes) = &rows[0];
-        per_backend!(&mut *conn, c => diesel::update(tree_hash_pages::table.filter(tree_hash_pages::page.eq(p)))
-            .set(tree_hash_pages::hashes.eq(bytes))
-            .execute(c))?;
+        let update = super::head_rows::SetHashPage {
+            page: *p,
+            hashes: bytes,
+        };
+        per_backend!(&mut *conn, c => update.execute(c))?;
         rows = &rows[1..];
     }
     let values: Vec<_> = rows

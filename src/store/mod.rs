@@ -4,6 +4,7 @@
 mod batch_rows;
 mod connection;
 pub mod hashes;
+mod head_rows;
 pub mod queries;
 pub mod schema;
 pub mod sequencer;

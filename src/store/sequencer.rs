@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::hashes::DbHashReader;
-use super::schema::{checkpoints, entries, log_head, sealed_details};
+use super::schema::{checkpoints, entries, sealed_details};
 use super::{DbConnection, StoreError};
 use crate::ledger::{
     commitment, entry::format_time, entry::GENESIS_PREV, hex_hash, merkle, Entry, Hash, LedgerError, LogSigner,
@@ -703,10 +703,7 @@ fn append_batch(
     let (signer, isolated) = (run.signer, run.isolated);
     // 1. The head lock, and 2. the head's size, which the locking statement returns (one
     // round trip on PostgreSQL).
-    let start: i64 = per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
-        .set(log_head::size.eq(log_head::size))
-        .returning(log_head::size)
-        .get_result(c))?;
+    let start: i64 = per_backend!(&mut *conn, c => super::head_rows::LockHead.get_result(c))?;
     let start = start as u64;
     let mut tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
@@ -828,8 +825,11 @@ fn append_batch(
                     )
                 })
                 .collect();
-            for chunk in entry_rows.chunks(500) {
-                diesel::insert_into(entries::table).values(chunk).execute(c)?;
+            // One cached single-row statement per row: a multi-row `INSERT` has a shape of
+            // its own for every batch size, and diesel prepares it again each time; SQLite has
+            // no round trip to save.
+            for row in entry_rows {
+                diesel::insert_into(entries::table).values(row).execute(c)?;
             }
             let sealed_rows: Vec<_> = rows
                 .iter()
@@ -843,8 +843,8 @@ fn append_batch(
                     })
                 })
                 .collect();
-            for chunk in sealed_rows.chunks(500) {
-                diesel::insert_into(sealed_details::table).values(chunk).execute(c)?;
+            for row in sealed_rows {
+                diesel::insert_into(sealed_details::table).values(row).execute(c)?;
             }
         }
     }
@@ -882,9 +882,7 @@ fn append_batch(
             checkpoints::note.eq(&checkpoint.note),
         ))
         .execute(c))?;
-    per_backend!(&mut *conn, c => diesel::update(log_head::table.filter(log_head::id.eq(1)))
-        .set(log_head::size.eq(size as i64))
-        .execute(c))?;
+    per_backend!(&mut *conn, c => super::head_rows::SetHeadSize(size as i64).execute(c))?;
     Ok(Some(checkpoint))
 }
 
