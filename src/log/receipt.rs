@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 use crate::error::AppError;
 use crate::ledger::{hex_hash, merkle};
 use crate::state::AppState;
-use crate::store::{Appended, DbHashReader};
+use crate::store::{Appended, Prefetched, StoreError};
 
 /// Proof of a write: the entries it appended and, for each, an inclusion proof against the
 /// signed checkpoint of the batch that committed them. Checkable with the crypto core alone.
@@ -148,28 +148,36 @@ impl EntryReceipt {
         note: String,
         cosignatures: Vec<String>,
     ) -> Result<Self, AppError> {
-        let entries = state
-            .read(move |conn| {
-                let reader = DbHashReader::new(conn);
-                items
-                    .into_iter()
-                    .map(|(index, leaf_hash)| {
-                        let proof = merkle::inclusion_proof(index, size, &reader).map_err(|e| {
-                            if crate::store::lost_connection_message(&e.to_string()) {
-                                AppError::unavailable_for("the database went away while reading proofs", 1)
-                            } else {
-                                AppError::internal(e)
-                            }
-                        })?;
-                        Ok(ReceiptEntry {
-                            index,
-                            leaf_hash,
-                            inclusion_proof: proof.iter().map(hex_hash).collect(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, AppError>>()
+        // The stored hashes the proofs read: from the writer's recent ones in memory, and
+        // only those not there from the database (see `store::RecentHashes`).
+        let recorder = Prefetched::Recording(Default::default());
+        for (index, _) in &items {
+            let _ = merkle::inclusion_proof(*index, size, &recorder);
+        }
+        let Prefetched::Recording(wanted) = recorder else {
+            unreachable!()
+        };
+        let (mut known, missing) = state.sequencer.recent_hashes().lookup(&wanted.into_inner());
+        if !missing.is_empty() {
+            let read = state
+                .read(move |conn| {
+                    crate::store::read_indexes(conn, &missing).map_err(|e| AppError::from(StoreError::from(e)))
+                })
+                .await?;
+            known.extend(read);
+        }
+        let reader = Prefetched::Loaded(known);
+        let entries = items
+            .into_iter()
+            .map(|(index, leaf_hash)| {
+                let proof = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
+                Ok(ReceiptEntry {
+                    index,
+                    leaf_hash,
+                    inclusion_proof: proof.iter().map(hex_hash).collect(),
+                })
             })
-            .await?;
+            .collect::<Result<Vec<_>, AppError>>()?;
         Ok(Self {
             entries,
             checkpoint: note,

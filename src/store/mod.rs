@@ -6,13 +6,15 @@ mod connection;
 pub mod hashes;
 mod head_rows;
 pub mod queries;
+mod recent_hashes;
 pub mod schema;
 pub mod sequencer;
 pub mod verify;
 
 pub(crate) use connection::per_backend;
 pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool, Pooled};
-pub use hashes::{with_prefetch, DbHashReader, Prefetched};
+pub use hashes::{read_indexes, with_prefetch, DbHashReader, Prefetched};
+pub use recent_hashes::RecentHashes;
 pub use sequencer::{AppendCtx, Appended, AppendedEntry, NewEntry, Sequencer};
 
 use thiserror::Error;

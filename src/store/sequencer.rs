@@ -33,6 +33,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::hashes::DbHashReader;
+use super::recent_hashes::RecentHashes;
 use super::schema::{checkpoints, entries, sealed_details};
 use super::{DbConnection, StoreError};
 use crate::ledger::{
@@ -184,6 +185,8 @@ pub struct Sequencer {
     /// The tree size after this process's last commit, for those who act on new checkpoints
     /// (witnessing) without polling.
     committed: tokio::sync::watch::Receiver<u64>,
+    /// The stored hashes this writer committed last, for receipts.
+    recent: Arc<RecentHashes>,
 }
 
 /// Clears the writer's liveness flag when its thread ends, by return or by panic.
@@ -250,7 +253,9 @@ impl Sequencer {
         let head = super::queries::head_size(&mut conn).unwrap_or(0);
         let (committed_tx, committed) = tokio::sync::watch::channel(head);
         let checkpoints = url.as_deref().and_then(|url| Checkpointer::start(url, &conn));
+        let recent = Arc::new(RecentHashes::default());
         let writer = Writer {
+            recent: recent.clone(),
             checkpoints,
             committed: committed_tx,
             conn: Some(conn),
@@ -281,7 +286,13 @@ impl Sequencer {
             writable,
             clock_behind_ms,
             committed,
+            recent,
         }
+    }
+
+    /// The stored hashes this process's writer committed last (see [`RecentHashes`]).
+    pub fn recent_hashes(&self) -> &RecentHashes {
+        &self.recent
     }
 
     /// The tree size at start, then after each commit of this process the new tree size.
@@ -362,6 +373,8 @@ struct Writer {
     checkpoints: Option<Checkpointer>,
     /// The log's tip as this writer's last committed batch left it.
     tip: Option<Tip>,
+    /// Where a committed batch's stored hashes are published for receipts.
+    recent: Arc<RecentHashes>,
 }
 
 /// What a batch reads of the log's tip before it appends: the last leaf hash (the next
@@ -377,6 +390,9 @@ struct Tip {
     /// The last entry's time: checked against the stored one, which each batch reads anyway.
     last_time: String,
     frontier: std::collections::HashMap<u64, Hash>,
+    /// The stored hashes the batch wrote, from the first one's stored index: published to
+    /// [`RecentHashes`] once the batch has committed, then dropped.
+    written: Option<(u64, Vec<Hash>)>,
 }
 
 /// How often at most the checkpointer copies the WAL into the database file.
@@ -640,7 +656,12 @@ impl Writer {
         match result {
             Ok(checkpoint) => {
                 // Committed: the tip this batch left (or, when it appended nothing, the one
-                // it found).
+                // it found), and its stored hashes may now be read from memory.
+                if let Some(t) = next_tip.as_mut() {
+                    if let Some((first, hashes)) = t.written.take() {
+                        self.recent.committed(first, &hashes, &t.frontier);
+                    }
+                }
                 self.tip = next_tip.or(tip);
                 let appended: usize = per_job.iter().map(Vec::len).sum();
                 self.metrics.failed_operations.inc_by(failed);
@@ -870,10 +891,14 @@ fn append_batch(
         last_leaf: last.2,
         last_time: last.0.time.clone(),
         frontier,
+        written: None,
     });
     let new_hashes = reader.overlay().to_vec();
     let conn = reader.conn();
     super::hashes::append(conn, hash_start, &new_hashes)?;
+    if let Some(t) = run.next_tip.as_mut() {
+        t.written = Some((hash_start, new_hashes));
+    }
     let checkpoint = signer.sign(size, root)?;
     per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
         .values((
