@@ -5,7 +5,8 @@
 //! so PostgreSQL parsed and planned the batch's inserts again on every batch. Here both tables
 //! are written from `UNNEST` of one array per column, in one statement whose text never
 //! changes, so diesel prepares it once per connection; and it is one round trip, not two.
-//! SQLite, in process and with no planning cost worth the name, keeps its multi-row inserts.
+//! SQLite, in process with no round trip to save, writes them one cached single-row statement
+//! at a time (a multi-row `INSERT` was prepared again for every batch size there too).
 
 use diesel::pg::Pg;
 use diesel::prelude::*;

@@ -145,12 +145,22 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
         per_backend!(&mut *conn, c => update.execute(c))?;
         rows = &rows[1..];
     }
-    let values: Vec<_> = rows
-        .iter()
-        .map(|(p, b)| (tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
-        .collect();
-    for chunk in values.chunks(500) {
-        per_backend!(&mut *conn, c => diesel::insert_into(tree_hash_pages::table).values(chunk).execute(c))?;
+    // Statements diesel keeps prepared (a multi-row `INSERT … VALUES` has a text of its own for
+    // every number of rows): on PostgreSQL one `UNNEST` per 500 rows, on SQLite, with no round
+    // trip to save, one single-row statement per row.
+    match conn {
+        DbConnection::Postgresql(c) => {
+            for chunk in rows.chunks(500) {
+                super::head_rows::InsertHashPages::new(chunk).execute(c)?;
+            }
+        }
+        DbConnection::Sqlite(c) => {
+            for (p, b) in rows {
+                diesel::insert_into(tree_hash_pages::table)
+                    .values((tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
+                    .execute(c)?;
+            }
+        }
     }
     Ok(())
 }

@@ -6,8 +6,12 @@
 //!
 //! Only hashes the writer has **committed** are published, after the commit returns: a stored
 //! hash never changes once committed (see [`super::hashes`]), so a hash found here is the
-//! stored one, whatever other processes append. Hashes not found here are read from the
-//! database as before.
+//! stored one, whatever other processes append. The one way a database can lose committed
+//! hashes is to come back as another one (a failover to a standby that had not replayed them,
+//! a restore): the writer then loses its connection, and forgets the window with it, and a
+//! batch that does not follow the writer's own last one (another process appended, or the
+//! writer re-read the log's tip) starts the window over. Hashes not found here are read from
+//! the database as before.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{PoisonError, RwLock};
@@ -33,11 +37,12 @@ struct Window {
 
 impl RecentHashes {
     /// After a commit: the batch stored `hashes` from stored index `first` on, and `frontier`
-    /// is the frontier of the size it left. A batch that does not follow the last one (another
-    /// process appended in between) starts the window over.
-    pub(super) fn committed(&self, first: u64, hashes: &[Hash], frontier: &HashMap<u64, Hash>) {
+    /// is the frontier of the size it left. A batch that does not follow the writer's own last
+    /// one (`follows` false: the writer read the log's tip afresh, because another process
+    /// appended, or it started or reconnected) starts the window over.
+    pub(super) fn committed(&self, first: u64, hashes: &[Hash], frontier: &HashMap<u64, Hash>, follows: bool) {
         let mut w = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        if first != w.start + w.hashes.len() as u64 {
+        if !follows || first != w.start + w.hashes.len() as u64 {
             w.hashes.clear();
             w.start = first;
         }
@@ -46,6 +51,13 @@ impl RecentHashes {
         w.hashes.drain(..excess);
         w.start += excess as u64;
         w.frontier.clone_from(frontier);
+    }
+
+    /// Forgets every hash: the writer lost its connection, and the database may come back as
+    /// another one.
+    pub(super) fn forget(&self) {
+        let mut w = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        *w = Window::default();
     }
 
     /// The hashes of `indexes` found here, and the indexes that were not.
@@ -81,24 +93,32 @@ mod tests {
     fn a_batch_that_does_not_follow_the_last_starts_the_window_over() {
         let r = RecentHashes::default();
         let frontier = HashMap::from([(1, h(1))]);
-        r.committed(10, &[h(10), h(11)], &frontier);
-        r.committed(12, &[h(12)], &frontier);
+        r.committed(10, &[h(10), h(11)], &frontier, true);
+        r.committed(12, &[h(12)], &frontier, true);
         let (found, missing) = r.lookup(&[1, 9, 10, 12, 13]);
         assert_eq!(found, HashMap::from([(1, h(1)), (10, h(10)), (12, h(12))]));
         assert_eq!(missing, vec![9, 13]);
         // Another process appended 13…19: what this writer had is still right, but the window
         // holds consecutive hashes only.
-        r.committed(20, &[h(20)], &HashMap::new());
+        r.committed(20, &[h(20)], &HashMap::new(), true);
         let (found, missing) = r.lookup(&[10, 20]);
         assert_eq!(found, HashMap::from([(20, h(20))]));
         assert_eq!(missing, vec![10]);
+        // A batch that follows on by index but not from the writer's own tip (the log came
+        // back to the same size with other entries) starts over too.
+        r.committed(21, &[h(21)], &HashMap::new(), false);
+        let (found, missing) = r.lookup(&[20, 21]);
+        assert_eq!(found, HashMap::from([(21, h(21))]));
+        assert_eq!(missing, vec![20]);
+        r.forget();
+        assert_eq!(r.lookup(&[21]).1, vec![21]);
     }
 
     #[test]
     fn the_window_keeps_the_newest_hashes() {
         let r = RecentHashes::default();
         let many = vec![h(7); WINDOW + 5];
-        r.committed(0, &many, &HashMap::new());
+        r.committed(0, &many, &HashMap::new(), true);
         let (_, missing) = r.lookup(&[4, 5, (WINDOW + 4) as u64, (WINDOW + 5) as u64]);
         assert_eq!(missing, vec![4, (WINDOW + 5) as u64]);
     }

@@ -390,9 +390,10 @@ struct Tip {
     /// The last entry's time: checked against the stored one, which each batch reads anyway.
     last_time: String,
     frontier: std::collections::HashMap<u64, Hash>,
-    /// The stored hashes the batch wrote, from the first one's stored index: published to
-    /// [`RecentHashes`] once the batch has committed, then dropped.
-    written: Option<(u64, Vec<Hash>)>,
+    /// The stored hashes the batch wrote, from the first one's stored index, and whether the
+    /// batch followed the writer's own tip: published to [`RecentHashes`] once the batch has
+    /// committed, then dropped.
+    written: Option<(u64, Vec<Hash>, bool)>,
 }
 
 /// How often at most the checkpointer copies the WAL into the database file.
@@ -592,8 +593,10 @@ impl Writer {
     fn drop_connection(&mut self) {
         log::error!("the writer lost its database connection; reconnecting with back-off");
         self.conn = None;
-        // The database may come back as another one (a failover, a restore).
+        // The database may come back as another one (a failover, a restore), without the
+        // hashes this writer committed last.
         self.tip = None;
+        self.recent.forget();
         self.writable.store(false, std::sync::atomic::Ordering::SeqCst);
         self.next_attempt = Instant::now();
         self.backoff = MIN_BACKOFF;
@@ -658,8 +661,8 @@ impl Writer {
                 // Committed: the tip this batch left (or, when it appended nothing, the one
                 // it found), and its stored hashes may now be read from memory.
                 if let Some(t) = next_tip.as_mut() {
-                    if let Some((first, hashes)) = t.written.take() {
-                        self.recent.committed(first, &hashes, &t.frontier);
+                    if let Some((first, hashes, follows)) = t.written.take() {
+                        self.recent.committed(first, &hashes, &t.frontier, follows);
                     }
                 }
                 self.tip = next_tip.or(tip);
@@ -871,6 +874,9 @@ fn append_batch(
     }
 
     let hash_start = merkle::stored_hash_index(0, start);
+    // Whether this batch follows the writer's own last one (same size, same last entry): only
+    // then may its hashes extend the window of recent ones (see `RecentHashes`).
+    let follows_own_tip = tip.is_some();
     let known = tip.map(|t| t.frontier.clone()).unwrap_or_default();
     let mut reader = DbHashReader::with_overlay(conn, hash_start, known);
     for (i, (_, _, leaf, _)) in rows.iter().enumerate() {
@@ -897,7 +903,7 @@ fn append_batch(
     let conn = reader.conn();
     super::hashes::append(conn, hash_start, &new_hashes)?;
     if let Some(t) = run.next_tip.as_mut() {
-        t.written = Some((hash_start, new_hashes));
+        t.written = Some((hash_start, new_hashes, follows_own_tip));
     }
     let checkpoint = signer.sign(size, root)?;
     per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
