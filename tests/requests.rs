@@ -134,6 +134,20 @@ async fn an_order_is_accepted_once_and_refused_when_replayed() {
             .any(|e| e["code"] == "duplicate"),
         "{problem}"
     );
+    // Naming an issuer the ledger does not know takes another path to rule V12's question:
+    // the order is still found used.
+    let mut unknown_issuer = body.clone();
+    unknown_issuer["issuing_authority"] = json!("00000000-0000-4000-8000-000000000000");
+    let (status, problem) = submit(&app, &other.officer, &unknown_issuer).await;
+    assert_eq!(status, 422);
+    assert!(
+        problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "duplicate"),
+        "{problem}"
+    );
 }
 
 #[tokio::test]

@@ -124,20 +124,7 @@ pub fn load_with_key_and_order_uses(
     not_this: &str,
     requester: Option<&str>,
 ) -> Result<Option<(Authority, bool, bool)>, StoreError> {
-    // No requester (never the case for an officer's token): every user is another's.
-    let requester = requester.unwrap_or("");
-    let (other, same) = (
-        OrderUses::<false> {
-            order_sha256,
-            not_this,
-            requester,
-        },
-        OrderUses::<true> {
-            order_sha256,
-            not_this,
-            requester,
-        },
-    );
+    let (other, same) = order_uses_columns(order_sha256, not_this, requester);
     type Row = (AuthorityRow, Option<KeyRow>, bool, bool);
     let row: Option<Row> = crate::store::per_backend!(conn, conn => authorities::table
         .left_join(
@@ -159,6 +146,41 @@ pub fn load_with_key_and_order_uses(
         authority_from_row(row, keys).map(|a| (a, other, same))
     })
     .transpose()
+}
+
+/// Rule V12's question alone, for a submission whose issuer is unknown (otherwise
+/// [`load_with_key_and_order_uses`] asks it): `(under an authority other than requester,
+/// under requester)`.
+pub fn order_uses(
+    conn: &mut DbConnection,
+    order_sha256: &str,
+    not_this: &str,
+    requester: Option<&str>,
+) -> Result<(bool, bool), StoreError> {
+    let columns = order_uses_columns(order_sha256, not_this, requester);
+    Ok(crate::store::per_backend!(conn, c => diesel::select(columns).get_result(c))?)
+}
+
+/// The two columns of rule V12's question. No requester (never the case for an officer's
+/// token): every user is another's.
+fn order_uses_columns<'a>(
+    order_sha256: &'a str,
+    not_this: &'a str,
+    requester: Option<&'a str>,
+) -> (OrderUses<'a, false>, OrderUses<'a, true>) {
+    let requester = requester.unwrap_or("");
+    (
+        OrderUses {
+            order_sha256,
+            not_this,
+            requester,
+        },
+        OrderUses {
+            order_sha256,
+            not_this,
+            requester,
+        },
+    )
 }
 
 /// Rule V12's question as a boolean column: `EXISTS` a request other than `not_this`, not
@@ -206,7 +228,8 @@ where
         out.push_bind_param::<Text, str>(self.order_sha256)?;
         out.push_sql(" AND id <> ");
         out.push_bind_param::<Text, str>(self.not_this)?;
-        // A rejected submission used nothing (see `requests::submit`).
+        // A rejected submission used nothing: counting it would let anyone who knows an
+        // order's digest (or an officer's own failed attempt) burn the genuine order.
         out.push_sql(" AND status <> 'rejected' AND CASE WHEN authority_id = ");
         out.push_bind_param::<Text, str>(self.requester)?;
         out.push_sql(if B {

@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 use crate::error::AppError;
 use crate::ledger::{hex_hash, merkle};
 use crate::state::AppState;
-use crate::store::{Appended, Prefetched, StoreError};
+use crate::store::{read_indexes, wanted_indexes, Appended, Prefetched, StoreError};
 
 /// Proof of a write: the entries it appended and, for each, an inclusion proof against the
 /// signed checkpoint of the batch that committed them. Checkable with the crypto core alone.
@@ -150,18 +150,22 @@ impl EntryReceipt {
     ) -> Result<Self, AppError> {
         // The stored hashes the proofs read: from the writer's recent ones in memory, and
         // only those not there from the database (see `store::RecentHashes`).
-        let recorder = Prefetched::Recording(Default::default());
-        for (index, _) in &items {
-            let _ = merkle::inclusion_proof(*index, size, &recorder);
-        }
-        let Prefetched::Recording(wanted) = recorder else {
-            unreachable!()
-        };
-        let (mut known, missing) = state.sequencer.recent_hashes().lookup(&wanted.into_inner());
+        let wanted = wanted_indexes(|r| {
+            for (index, _) in &items {
+                let _ = merkle::inclusion_proof(*index, size, r);
+            }
+        });
+        let (mut known, missing) = state.sequencer.recent_hashes().lookup(&wanted);
         if !missing.is_empty() {
             let read = state
                 .read(move |conn| {
-                    crate::store::read_indexes(conn, &missing).map_err(|e| AppError::from(StoreError::from(e)))
+                    read_indexes(conn, &missing).map_err(|e| match StoreError::from(e) {
+                        // The write these proofs are for is recorded: say only what failed.
+                        e if e.is_connection_lost() => {
+                            AppError::unavailable_for("the database went away while reading proofs", 1)
+                        }
+                        e => AppError::from(e),
+                    })
                 })
                 .await?;
             known.extend(read);

@@ -16,7 +16,7 @@ use crate::ledger::{commitment, entry::format_time, hex_hash, identifier};
 use crate::log::EntryReceipt;
 use crate::state::AppState;
 use crate::store::schema::{authority_keys, requests, vault};
-use crate::store::{per_backend, AppendCtx, DbConnection, NewEntry, StoreError};
+use crate::store::{AppendCtx, DbConnection, NewEntry, StoreError};
 
 /// A recorded request and the receipt of its entries.
 #[derive(Debug, Serialize, ToSchema)]
@@ -239,21 +239,7 @@ pub(super) fn record(
     };
     let (other, same) = match (order_uses, &body.order) {
         (Some(uses), _) => uses,
-        (None, Some(o)) => {
-            let owners: Vec<String> = per_backend!(&mut *ctx.conn, c => requests::table
-                .filter(requests::order_sha256.eq(&o.document_sha256))
-                .filter(requests::id.ne(&not_this))
-                // A rejected submission used nothing: counting it would let anyone who knows
-                // an order's digest (or an officer's own failed attempt) burn the genuine order.
-                .filter(requests::status.ne("rejected"))
-                .select(requests::authority_id)
-                .load(c))
-            .map_err(StoreError::from)?;
-            (
-                owners.iter().any(|a| Some(a) != authority.as_ref()),
-                owners.iter().any(|a| Some(a) == authority.as_ref()),
-            )
-        }
+        (None, Some(o)) => authorities::order_uses(ctx.conn, &o.document_sha256, &not_this, authority.as_deref())?,
         (None, None) => (false, false),
     };
     // Normalise and commit each identifier; a value that does not normalise is counted but

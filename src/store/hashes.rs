@@ -255,13 +255,24 @@ pub fn with_prefetch<T, E>(
     conn: &mut DbConnection,
     f: impl Fn(&Prefetched) -> Result<T, E>,
 ) -> Result<Result<T, E>, diesel::result::Error> {
+    let loaded = read_indexes(
+        conn,
+        &wanted_indexes(|r| {
+            let _ = f(r);
+        }),
+    )?;
+    Ok(f(&Prefetched::Loaded(loaded)))
+}
+
+/// The stored-hash indexes `f` reads (the first pass of [`with_prefetch`]): which hashes a proof
+/// needs depends on its sizes and indexes only, never on the hashes' values.
+pub fn wanted_indexes(f: impl FnOnce(&Prefetched)) -> Vec<u64> {
     let recorder = Prefetched::Recording(RefCell::new(Vec::new()));
-    let _ = f(&recorder);
+    f(&recorder);
     let Prefetched::Recording(wanted) = recorder else {
         unreachable!()
     };
-    let loaded = read_indexes(conn, &wanted.into_inner())?;
-    Ok(f(&Prefetched::Loaded(loaded)))
+    wanted.into_inner()
 }
 
 /// The two passes of [`with_prefetch`].

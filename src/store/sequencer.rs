@@ -836,39 +836,29 @@ fn append_batch(
             }))
             .execute(c)?;
         }
+        // One cached single-row statement per row: a multi-row `INSERT` has a shape of its own
+        // for every batch size, and diesel prepares it again each time; SQLite has no round trip
+        // to save.
         DbConnection::Sqlite(c) => {
-            let entry_rows: Vec<_> = rows
-                .iter()
-                .map(|(e, canonical, _, _)| {
-                    (
+            for (e, canonical, _, sealed) in &rows {
+                diesel::insert_into(entries::table)
+                    .values((
                         entries::idx.eq(e.index as i64),
                         entries::kind.eq(&e.kind),
                         entries::subject.eq(&e.subject),
                         entries::time.eq(&e.time),
                         entries::canonical.eq(canonical),
-                    )
-                })
-                .collect();
-            // One cached single-row statement per row: a multi-row `INSERT` has a shape of
-            // its own for every batch size, and diesel prepares it again each time; SQLite has
-            // no round trip to save.
-            for row in entry_rows {
-                diesel::insert_into(entries::table).values(row).execute(c)?;
-            }
-            let sealed_rows: Vec<_> = rows
-                .iter()
-                .filter_map(|(e, _, _, sealed)| {
-                    sealed.as_ref().map(|(salt, restricted)| {
-                        (
+                    ))
+                    .execute(c)?;
+                if let Some((salt, restricted)) = sealed {
+                    diesel::insert_into(sealed_details::table)
+                        .values((
                             sealed_details::entry_idx.eq(e.index as i64),
-                            sealed_details::salt.eq(Some(salt.clone())),
-                            sealed_details::restricted.eq(restricted.clone()),
-                        )
-                    })
-                })
-                .collect();
-            for row in sealed_rows {
-                diesel::insert_into(sealed_details::table).values(row).execute(c)?;
+                            sealed_details::salt.eq(Some(salt)),
+                            sealed_details::restricted.eq(restricted),
+                        ))
+                        .execute(c)?;
+                }
             }
         }
     }
