@@ -171,6 +171,11 @@ async fn a_closed_request_past_its_retention_is_shredded_and_everything_public_s
     let status = app.get_json_as("/v1/retention", &auditor).await;
     assert_eq!(status["totals"]["shredded"], 1, "{status}");
     assert_eq!(status["after_closure"], "1s");
+    // Counted under the policy the request was validated under.
+    let by_policy = status["by_policy"].as_array().unwrap();
+    assert_eq!(by_policy.len(), 1, "{status}");
+    assert_eq!(by_policy[0]["policy_sha256"], shred["public"]["policy_sha256"]);
+    assert_eq!(by_policy[0]["shredded"], 1, "{status}");
     let r = app
         .client
         .get(app.url("/v1/retention"))

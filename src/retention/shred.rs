@@ -9,7 +9,6 @@
 //! already shredded are skipped, so a later pass resumes where an interrupted one stopped.
 
 use chrono::{DateTime, Utc};
-use diesel::dsl::max;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -49,55 +48,101 @@ pub const CLOSING_KINDS: &[&str] = &[
     "notification.waived",
 ];
 
-/// Retention's view of the requests not yet shredded that are in a final state or held (of
-/// `only`, when given), with their ids.
-pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Vec<(String, Facts)>, StoreError> {
-    type Row = (String, String, String, bool, bool);
-    let mut query = requests::table
-        .filter(requests::shredded_entry.is_null())
-        .filter(requests::status.eq_any(FINAL_STATES).or(requests::legal_hold.eq(true)))
-        .select((
-            requests::id,
-            requests::status,
-            requests::notification,
-            requests::emergency,
-            requests::legal_hold,
-        ))
-        .into_boxed();
-    if let Some(ids) = only {
-        query = query.filter(requests::id.eq_any(ids));
+/// One request that retention looks at: its id, the policy it was validated under, and its
+/// facts.
+pub struct Candidate {
+    pub id: String,
+    pub policy_sha256: String,
+    pub facts: Facts,
+}
+
+#[derive(diesel::QueryableByName)]
+struct CandidateRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    notification: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    emergency: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    legal_hold: bool,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    policy_sha256: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    last_change: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    delayed: Option<String>,
+}
+
+/// The statement behind [`candidates`]: every fact in one read, the entries' times through
+/// `entries_by_subject`. One statement, not three per request: the sweeper asks this every
+/// minute of every closed request, and a read per request grew with the ledger (at 85,000
+/// closed requests, 250,000 reads a minute on the connections that serve the API).
+/// `marks` are the bind markers of the `only` ids (`$1 …` on PostgreSQL, `?` on SQLite).
+fn candidates_sql(marks: &[String]) -> String {
+    let quoted = |kinds: &[&str]| kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+    let mut sql = format!(
+        "SELECT r.id, r.status, r.notification, r.emergency, r.legal_hold, r.policy_sha256, \
+         COALESCE((SELECT max(e.time) FROM entries e WHERE e.subject = r.id AND e.kind IN ({closing})), \
+                  (SELECT max(e.time) FROM entries e WHERE e.subject = r.id)) AS last_change, \
+         CASE WHEN r.notification = 'delayed' THEN (SELECT e.canonical FROM entries e \
+              WHERE e.subject = r.id AND e.kind = 'notification.delayed' ORDER BY e.idx DESC LIMIT 1) END AS delayed \
+         FROM requests r WHERE r.shredded_entry IS NULL AND (r.status IN ({final_states}) OR r.legal_hold = TRUE)",
+        closing = quoted(CLOSING_KINDS),
+        final_states = quoted(FINAL_STATES),
+    );
+    if !marks.is_empty() {
+        sql.push_str(&format!(" AND r.id IN ({})", marks.join(", ")));
     }
-    let rows: Vec<Row> = query.load(conn)?;
+    sql.push_str(" ORDER BY r.id");
+    sql
+}
+
+/// Retention's view of the requests not yet shredded that are in a final state or held (of
+/// `only`, when given, at most [`BATCH`] ids), in one statement.
+pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Vec<Candidate>, StoreError> {
+    let only = only.unwrap_or_default();
+    let rows: Vec<CandidateRow> = match conn {
+        DbConnection::Postgresql(c) => {
+            let marks: Vec<String> = (1..=only.len()).map(|i| format!("${i}")).collect();
+            let mut q = diesel::sql_query(candidates_sql(&marks)).into_boxed();
+            for id in only {
+                q = q.bind::<diesel::sql_types::Text, _>(id);
+            }
+            q.load(c)?
+        }
+        DbConnection::Sqlite(c) => {
+            let mut q = diesel::sql_query(candidates_sql(&vec!["?".to_string(); only.len()])).into_boxed();
+            for id in only {
+                q = q.bind::<diesel::sql_types::Text, _>(id);
+            }
+            q.load(c)?
+        }
+    };
     rows.into_iter()
-        .map(|(id, status, notification, emergency, legal_hold)| {
-            let closed: Option<String> = entries::table
-                .filter(entries::subject.eq(&id))
-                .filter(entries::kind.eq_any(CLOSING_KINDS))
-                .select(max(entries::time))
-                .first(conn)?;
-            let closed = match closed {
-                Some(t) => t,
-                None => entries::table
-                    .filter(entries::subject.eq(&id))
-                    .select(max(entries::time))
-                    .first::<Option<String>>(conn)?
-                    .ok_or_else(|| corrupt(format!("request {id} has no entry")))?,
+        .map(|r| {
+            let last_change = r
+                .last_change
+                .ok_or_else(|| corrupt(format!("request {} has no entry", r.id)))?;
+            let delayed_until = match &r.delayed {
+                Some(canonical) => delayed_until(canonical)?,
+                None => None,
             };
-            let delayed_until = if notification == "delayed" {
-                delayed_until(conn, &id)?
-            } else {
-                None
-            };
-            let facts = Facts {
-                status,
-                notification,
-                emergency,
-                legal_hold,
-                shredded: false,
-                last_change: parse_time(&closed)?,
-                delayed_until,
-            };
-            Ok((id, facts))
+            Ok(Candidate {
+                facts: Facts {
+                    status: r.status,
+                    notification: r.notification,
+                    emergency: r.emergency,
+                    legal_hold: r.legal_hold,
+                    shredded: false,
+                    last_change: parse_time(&last_change)?,
+                    delayed_until,
+                },
+                id: r.id,
+                policy_sha256: r.policy_sha256,
+            })
         })
         .collect()
 }
@@ -111,8 +156,8 @@ pub fn due_now(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String
     };
     Ok(candidates(conn, None)?
         .into_iter()
-        .filter(|(_, f)| matches!(due(f, &retention), Due::At(at) if at <= now))
-        .map(|(id, _)| id)
+        .filter(|c| matches!(due(&c.facts, &retention), Due::At(at) if at <= now))
+        .map(|c| c.id)
         .take(BATCH)
         .collect())
 }
@@ -121,17 +166,9 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {
     Ok(DateTime::parse_from_rfc3339(s).map_err(corrupt)?.with_timezone(&Utc))
 }
 
-/// `until` of the request's newest `notification.delayed` entry.
-fn delayed_until(conn: &mut DbConnection, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let canonical: Option<String> = entries::table
-        .filter(entries::subject.eq(id))
-        .filter(entries::kind.eq("notification.delayed"))
-        .order(entries::idx.desc())
-        .select(entries::canonical)
-        .first(conn)
-        .optional()?;
-    let Some(canonical) = canonical else { return Ok(None) };
-    let entry: serde_json::Value = serde_json::from_str(&canonical).map_err(corrupt)?;
+/// `until` of a `notification.delayed` entry, from its canonical text.
+fn delayed_until(canonical: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let entry: serde_json::Value = serde_json::from_str(canonical).map_err(corrupt)?;
     entry["public"]["until"].as_str().map(parse_time).transpose()
 }
 
@@ -148,7 +185,7 @@ pub fn shred_due(ctx: &mut AppendCtx<'_>, first_index: u64, ids: &[String]) -> R
     }
     let now = ctx.time;
     let mut out = Vec::new();
-    for (id, facts) in candidates(ctx.conn, Some(ids))? {
+    for Candidate { id, facts, .. } in candidates(ctx.conn, Some(ids))? {
         if out.len() == BATCH {
             break;
         }

@@ -13,7 +13,7 @@ use crate::error::{AppError, Problem};
 use crate::ledger::entry::format_time;
 use crate::state::AppState;
 use crate::store::schema::requests;
-use crate::store::{DbConnection, StoreError};
+use crate::store::{per_backend, DbConnection, StoreError};
 
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct RetentionCounts {
@@ -67,17 +67,11 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
     let mut by_policy: std::collections::BTreeMap<String, RetentionCounts> = Default::default();
     let mut totals = RetentionCounts::default();
     let mut next_due = None;
-    let policy_of = |conn: &mut DbConnection, id: &str| -> Result<String, StoreError> {
-        Ok(requests::table
-            .filter(requests::id.eq(id))
-            .select(requests::policy_sha256)
-            .first(conn)?)
-    };
-    for (id, facts) in candidates(conn, None)? {
+    for c in candidates(conn, None)? {
         // Without a retention in force nothing is due, but holds still count.
         let d = match &policy {
-            Some((_, retention)) => due(&facts, retention),
-            None if facts.legal_hold => Due::Held,
+            Some((_, retention)) => due(&c.facts, retention),
+            None if c.facts.legal_hold => Due::Held,
             None => Due::Open,
         };
         if let Due::At(at) = d {
@@ -86,15 +80,16 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
             }
         }
         bump(&mut totals, &d, now);
-        bump(by_policy.entry(policy_of(conn, &id)?).or_default(), &d, now);
+        bump(by_policy.entry(c.policy_sha256).or_default(), &d, now);
     }
-    let shredded: Vec<String> = requests::table
+    let shredded: Vec<(String, i64)> = per_backend!(conn, c => requests::table
         .filter(requests::shredded_entry.is_not_null())
-        .select(requests::policy_sha256)
-        .load(conn)?;
-    for sha in shredded {
-        bump(&mut totals, &Due::Shredded, now);
-        bump(by_policy.entry(sha).or_default(), &Due::Shredded, now);
+        .group_by(requests::policy_sha256)
+        .select((requests::policy_sha256, diesel::dsl::count_star()))
+        .load(c))?;
+    for (sha, n) in shredded {
+        totals.shredded += n as u64;
+        by_policy.entry(sha).or_default().shredded += n as u64;
     }
     Ok(RetentionStatus {
         policy_sha256: sha_in_force,
