@@ -144,6 +144,35 @@ async fn keys_are_accepted_as_pem_or_jwk_for_eddsa_and_es256() {
         )
         .await;
     assert_eq!(status, 404);
+
+    // The list carries each authority's own keys, as the single view does.
+    let other = app.register_authority().await;
+    let (other_kid, _) = app.add_ed25519_key(&other).await;
+    let auditor = app.token(Role::Auditor);
+    let get = |path: String| {
+        let (app, auditor) = (&app, auditor.clone());
+        async move {
+            let r = app
+                .client
+                .get(app.url(&path))
+                .bearer_auth(auditor)
+                .send()
+                .await
+                .unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let page = get("/v1/authorities".into()).await;
+    let listed = page["authorities"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{page}");
+    for a in listed {
+        let one = get(format!("/v1/authorities/{}", a["id"].as_str().unwrap())).await;
+        assert_eq!(a["keys"], one["keys"], "{page}");
+    }
+    let keys_of = |id: &str| listed.iter().find(|a| a["id"] == id).unwrap()["keys"].clone();
+    assert_eq!(keys_of(&id).as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(keys_of(&other).as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(keys_of(&other)[0]["kid"], other_kid.as_str());
 }
 
 #[tokio::test]

@@ -252,10 +252,21 @@ pub fn list(conn: &mut DbConnection, after: Option<&str>, limit: i64) -> Result<
         q = q.filter(authorities::id.gt(after.to_string()));
     }
     let rows: Vec<AuthorityRow> = q.load(conn)?;
+    // The page's keys in one statement, not one read per authority.
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let key_rows: Vec<(String, KeyRow)> = authority_keys::table
+        .filter(authority_keys::authority_id.eq_any(&ids))
+        .order((authority_keys::authority_id.asc(), authority_keys::not_before.asc()))
+        .select((authority_keys::authority_id, KEY_COLUMNS))
+        .load(conn)?;
+    let mut keys: std::collections::HashMap<String, Vec<AuthorityKey>> = std::collections::HashMap::new();
+    for (authority, row) in key_rows {
+        keys.entry(authority).or_default().push(key_from_row(row)?);
+    }
     rows.into_iter()
         .map(|row| {
-            let keys = keys_of(conn, &row.0)?;
-            authority_from_row(row, keys)
+            let own = keys.remove(&row.0).unwrap_or_default();
+            authority_from_row(row, own)
         })
         .collect()
 }

@@ -108,16 +108,21 @@ pub(super) fn view_of(r: ViewRow) -> Result<(RequestView, Vec<FieldError>), Stor
     Ok((view, failures))
 }
 
-/// Index and leaf hash of every entry of a request, in order.
-pub(super) fn entry_leaves(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String)>, StoreError> {
+/// Index and canonical text of every entry of a request, in order.
+pub(super) fn entry_texts(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String)>, StoreError> {
     let rows: Vec<(i64, String)> = entries::table
         .filter(entries::subject.eq(id))
         .order(entries::idx.asc())
         .select((entries::idx, entries::canonical))
         .load(conn)?;
-    Ok(rows
+    Ok(rows.into_iter().map(|(i, c)| (i as u64, c)).collect())
+}
+
+/// Index and leaf hash of every entry of a request, in order.
+pub(super) fn entry_leaves(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String)>, StoreError> {
+    Ok(entry_texts(conn, id)?
         .into_iter()
-        .map(|(i, c)| (i as u64, hex_hash(&leaf_hash(c.as_bytes()))))
+        .map(|(i, c)| (i, hex_hash(&leaf_hash(c.as_bytes()))))
         .collect())
 }
 

@@ -5,9 +5,9 @@ use utoipa::ToSchema;
 
 use crate::auth::{Caller, Role};
 use crate::error::{AppError, Problem};
+use crate::ledger::{entry::leaf_hash, hex_hash};
 use crate::log::EntryReceipt;
 use crate::state::AppState;
-use crate::store::{queries, StoreError};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestHistory {
@@ -46,15 +46,11 @@ pub async fn history(
             // what a missing one does, nothing of it is read.
             super::get::load_visible(conn, &id, viewer.as_deref())?
                 .ok_or_else(|| AppError::not_found("no request with that id"))?;
-            let leaves = super::get::entry_leaves(conn, &id)?;
-            let texts = leaves
-                .iter()
-                .map(|(i, _)| {
-                    Ok(queries::entry(conn, *i)?
-                        .ok_or_else(|| StoreError::Corrupt("entry vanished".into()))?
-                        .canonical)
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            // The texts and their leaf hashes from one read.
+            let (leaves, texts): (Vec<_>, Vec<_>) = super::get::entry_texts(conn, &id)?
+                .into_iter()
+                .map(|(i, c)| ((i, hex_hash(&leaf_hash(c.as_bytes()))), c))
+                .unzip();
             Ok((leaves, texts))
         })
         .await?;

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::list::OPEN_STATES;
 use crate::ledger::entry::format_time;
 use crate::store::schema::requests;
-use crate::store::{DbPool, NewEntry, Sequencer, StoreError};
+use crate::store::{per_backend, DbPool, NewEntry, Sequencer, StoreError};
 
 fn entry(kind: &str, id: &str, public: serde_json::Value) -> NewEntry {
     NewEntry {
@@ -40,13 +40,17 @@ pub async fn sweep(sequencer: &Sequencer, pool: &DbPool) -> Result<Swept, StoreE
             let now = Utc::now();
             let now_text = format_time(now);
             let mut entries = Vec::new();
-            let expired: Vec<String> = requests::table
-                .filter(requests::status.eq_any(OPEN_STATES))
-                .filter(requests::expires_at.lt(&now_text))
-                .select(requests::id)
-                .load(ctx.conn)?;
+            // One statement for every expiry, in id order for a stable order of entries.
+            let mut expired: Vec<String> = per_backend!(&mut *ctx.conn, c => diesel::update(
+                requests::table
+                    .filter(requests::status.eq_any(OPEN_STATES))
+                    .filter(requests::expires_at.lt(&now_text)),
+            )
+            .set(requests::status.eq("expired"))
+            .returning(requests::id)
+            .get_results(c))?;
+            expired.sort();
             for id in &expired {
-                diesel::update(requests::table.filter(requests::id.eq(id))).set(requests::status.eq("expired")).execute(ctx.conn)?;
                 entries.push(entry("request.expired", id, json!({ "reason": "order_expired" })));
             }
             let Some((_, _, policy)) = crate::policy::in_force_for(ctx)? else { return Ok(((), entries)) };
@@ -56,18 +60,24 @@ pub async fn sweep(sequencer: &Sequencer, pool: &DbPool) -> Result<Swept, StoreE
                 .filter(requests::status.eq_any(["disclosed", "no_data"]))
                 .select((requests::id, requests::received_at))
                 .load(ctx.conn)?;
+            let mut failed = Vec::new();
             for (id, received) in answered {
                 let received = DateTime::parse_from_rfc3339(&received).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 if received.with_timezone(&Utc) + window <= now {
-                    diesel::update(requests::table.filter(requests::id.eq(&id)))
-                        .set(requests::status.eq("emergency_validation_failed"))
-                        .execute(ctx.conn)?;
-                    entries.push(entry(
-                        "request.emergency_validation_failed",
-                        &id,
-                        json!({ "reason": "not_validated_in_time", "window_hours": policy.deadlines.emergency_validation_hours }),
-                    ));
+                    failed.push(id);
                 }
+            }
+            if !failed.is_empty() {
+                diesel::update(requests::table.filter(requests::id.eq_any(&failed)))
+                    .set(requests::status.eq("emergency_validation_failed"))
+                    .execute(ctx.conn)?;
+            }
+            for id in &failed {
+                entries.push(entry(
+                    "request.emergency_validation_failed",
+                    id,
+                    json!({ "reason": "not_validated_in_time", "window_hours": policy.deadlines.emergency_validation_hours }),
+                ));
             }
             Ok(((), entries))
         })
