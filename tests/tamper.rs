@@ -298,3 +298,33 @@ async fn a_forged_checkpoint_signature_is_refused() {
     assert_eq!(o.code, 2, "{}", o.stdout);
     assert!(o.stdout.contains("size 3 does not verify"), "{}", o.stdout);
 }
+
+/// The writer never signs a tree it could not serve: when the newest row of stored tree hashes
+/// does not end where the head says (cut short, or longer), the batch fails and appends
+/// nothing; with the row restored, appends go on.
+#[tokio::test]
+async fn a_batch_refuses_to_append_when_the_stored_tree_hashes_do_not_end_at_the_head() {
+    let app = ledger().await;
+    // 7 entries store 11 hashes: row 0 is short, and the next batch extends it.
+    let size = app.size().await;
+    assert_eq!(size, 7);
+    let authority = || serde_json::json!({ "country": "FRA", "kind": "court", "judicial": true, "name": "Tribunal", "domains": ["justice.fr"] });
+    let original = stored_hash(&app, 10);
+    for tamper in [
+        Box::new(|r: &mut Vec<u8>| r.truncate(r.len() - 32)) as Box<dyn FnOnce(&mut Vec<u8>)>,
+        Box::new(|r: &mut Vec<u8>| r.extend_from_slice(&[7; 32])),
+    ] {
+        edit_hash_row(&app, 0, tamper);
+        let (status, body) = app.admin_post("/v1/authorities", authority()).await;
+        assert!(status >= 500, "{status} {body}");
+        assert_eq!(app.size().await, size, "nothing appended");
+        edit_hash_row(&app, 0, |r| {
+            r.truncate(10 * 32);
+            r.extend_from_slice(&original.0);
+        });
+    }
+    let (status, body) = app.admin_post("/v1/authorities", authority()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(app.size().await, size + 1);
+    assert_eq!(verify(&app, &[]).code, 0);
+}

@@ -98,53 +98,70 @@ pub fn rows_beyond(conn: &mut DbConnection, count: u64) -> Result<bool, diesel::
     Ok(newest.is_some_and(|b| b.len() > last_bytes))
 }
 
-/// Stores `hashes` as the stored hashes from index `first` on, `first` being how many are
-/// stored: completes the newest row and adds rows after it. Called by the sequencer in the
-/// batch transaction, under the head lock. A newest row that does not end exactly at `first`
-/// means the store is not what the head says: [`StoreError::Corrupt`], and the batch fails
-/// rather than sign a tree it cannot serve.
-pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
-    if hashes.is_empty() {
-        return Ok(());
-    }
+/// A batch's stored hashes laid out in rows ([`PER_ROW`] each).
+pub(super) struct PageWrites {
+    /// The newest row, short: its page, the bytes it holds, and the bytes the batch adds to it.
+    pub extend: Option<(i64, usize, Vec<u8>)>,
+    /// Rows after it, each whole but perhaps the last.
+    pub new: Vec<(i64, Vec<u8>)>,
+}
+
+/// The rows that store `hashes` from stored-hash index `first` on, `first` being how many are
+/// stored.
+pub(super) fn page_writes(first: u64, hashes: &[Hash]) -> PageWrites {
     let mut page = (first / PER_ROW) as i64;
     let filled = (first % PER_ROW) as usize * 32;
-    let mut row: Vec<u8> = Vec::with_capacity(ROW_BYTES);
-    if filled > 0 {
-        let newest: Vec<u8> = per_backend!(&mut *conn, c => tree_hash_pages::table
+    let mut extend = None;
+    let mut rest = hashes;
+    if filled > 0 && !hashes.is_empty() {
+        let room = (ROW_BYTES - filled) / 32;
+        let (tail, after) = hashes.split_at(room.min(hashes.len()));
+        extend = Some((page, filled, tail.iter().flat_map(|h| h.0).collect()));
+        rest = after;
+        page += 1;
+    }
+    let new = rest
+        .chunks(PER_ROW as usize)
+        .enumerate()
+        .map(|(k, row)| (page + k as i64, row.iter().flat_map(|h| h.0).collect()))
+        .collect();
+    PageWrites { extend, new }
+}
+
+/// The error for a newest row that does not end at `first`, the stored hashes the head says.
+pub(super) fn misplaced(first: u64, stored: Option<u64>) -> StoreError {
+    match stored {
+        Some(end) => StoreError::Corrupt(format!("stored tree hashes end at {end} but the log head says {first}")),
+        None => StoreError::Corrupt(format!(
+            "stored tree hashes do not end where the log head says ({first})"
+        )),
+    }
+}
+
+/// Stores `hashes` as the stored hashes from index `first` on, `first` being how many are
+/// stored: completes the newest row and adds rows after it. Called by the sequencer in the
+/// batch transaction, under the head lock (on SQLite; PostgreSQL's batch writes the same rows
+/// in its one statement, `batch_rows::BatchRows`). A newest row that does not end exactly at
+/// `first` means the store is not what the head says: [`StoreError::Corrupt`], and the batch
+/// fails rather than sign a tree it cannot serve.
+pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+    let PageWrites { extend, new } = page_writes(first, hashes);
+    if let Some((page, filled, tail)) = extend {
+        let mut newest: Vec<u8> = per_backend!(&mut *conn, c => tree_hash_pages::table
             .filter(tree_hash_pages::page.eq(page))
             .select(tree_hash_pages::hashes)
             .first(c))?;
         if newest.len() != filled {
-            return Err(StoreError::Corrupt(format!(
-                "stored tree hashes end at {} but the log head says {first}",
-                page as u64 * PER_ROW + (newest.len() / 32) as u64
-            )));
+            return Err(misplaced(
+                first,
+                Some(page as u64 * PER_ROW + (newest.len() / 32) as u64),
+            ));
         }
-        row = newest;
-    }
-    let completes_newest = filled > 0;
-    let mut rows: Vec<(i64, Vec<u8>)> = Vec::new();
-    for h in hashes {
-        row.extend_from_slice(&h.0);
-        if row.len() == ROW_BYTES {
-            rows.push((page, std::mem::replace(&mut row, Vec::with_capacity(ROW_BYTES))));
-            page += 1;
-        }
-    }
-    if !row.is_empty() {
-        rows.push((page, row));
-    }
-    let mut rows = rows.as_slice();
-    if completes_newest {
-        let (p, bytes) = &rows[0];
-        let update = super::head_rows::SetHashPage {
-            page: *p,
-            hashes: bytes,
-        };
+        newest.extend_from_slice(&tail);
+        let update = super::head_rows::SetHashPage { page, hashes: &newest };
         per_backend!(&mut *conn, c => update.execute(c))?;
-        rows = &rows[1..];
     }
+    let rows = new.as_slice();
     // Statements diesel keeps prepared (a multi-row `INSERT … VALUES` has a text of its own for
     // every number of rows): on PostgreSQL one `UNNEST` per 500 rows, on SQLite, with no round
     // trip to save, one single-row statement per row.
@@ -293,5 +310,39 @@ impl tlog_tiles::HashReader for Prefetched {
                 .map(|i| map.get(i).copied().ok_or(tlog_tiles::Error::IndexesNotInTree))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(n: usize) -> Vec<Hash> {
+        (0..n).map(|i| Hash([i as u8; 32])).collect()
+    }
+
+    #[test]
+    fn a_batch_extends_the_newest_short_row_and_then_adds_whole_rows() {
+        let w = page_writes(37, &hashes(40));
+        let (page, filled, tail) = w.extend.unwrap();
+        assert_eq!((page, filled, tail.len()), (1, 5 * 32, 27 * 32));
+        assert_eq!(&tail[..32], &[0; 32]);
+        assert_eq!(
+            w.new.iter().map(|(p, b)| (*p, b.len() / 32)).collect::<Vec<_>>(),
+            vec![(2, 13)]
+        );
+        assert_eq!(&w.new[0].1[..32], &[27; 32]);
+
+        // A batch that does not fill the short row, and one that starts a row.
+        let w = page_writes(33, &hashes(3));
+        assert_eq!(w.extend.map(|(p, f, t)| (p, f, t.len())), Some((1, 32, 96)));
+        assert!(w.new.is_empty());
+        let w = page_writes(64, &hashes(65));
+        assert!(w.extend.is_none());
+        assert_eq!(
+            w.new.iter().map(|(p, b)| (*p, b.len() / 32)).collect::<Vec<_>>(),
+            vec![(2, 32), (3, 32), (4, 1)]
+        );
+        assert!(page_writes(5, &[]).extend.is_none());
     }
 }

@@ -10,8 +10,12 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary};
 use diesel::{QueryResult, RunQueryDsl};
 
-/// `UPDATE log_head SET size = size WHERE id = 1 RETURNING size`: takes the head lock (the row
-/// lock on PostgreSQL, the write lock on SQLite) and returns the log's size, in one statement.
+/// `UPDATE log_head SET size = size WHERE id = 1 RETURNING size, <time of entry size - 1>`:
+/// takes the head lock (the row lock on PostgreSQL, the write lock on SQLite) and returns the
+/// log's size and its last entry's time, in one statement. The time is NULL for an empty log,
+/// and may be NULL on PostgreSQL when another process committed entries while this statement
+/// waited for the lock: the `UPDATE` sees the newest head, its subquery only the snapshot taken
+/// before the wait. The caller then reads the time in a statement of its own.
 pub(super) struct LockHead;
 
 impl QueryId for LockHead {
@@ -20,12 +24,15 @@ impl QueryId for LockHead {
 }
 
 impl Query for LockHead {
-    type SqlType = BigInt;
+    type SqlType = (BigInt, diesel::sql_types::Nullable<diesel::sql_types::Text>);
 }
 
 impl<DB: Backend> QueryFragment<DB> for LockHead {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE log_head SET size = size WHERE id = 1 RETURNING size");
+        out.push_sql(
+            "UPDATE log_head SET size = size WHERE id = 1 \
+             RETURNING size, (SELECT time FROM entries WHERE idx = log_head.size - 1)",
+        );
         Ok(())
     }
 }

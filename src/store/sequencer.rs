@@ -725,22 +725,27 @@ fn append_batch(
     per_job: &mut Vec<Vec<AppendedEntry>>,
 ) -> Result<Option<SignedCheckpoint>, BatchAbort> {
     let (signer, isolated) = (run.signer, run.isolated);
-    // 1. The head lock, and 2. the head's size, which the locking statement returns (one
-    // round trip on PostgreSQL).
-    let start: i64 = per_backend!(&mut *conn, c => super::head_rows::LockHead.get_result(c))?;
+    // 1. The head lock, and 2. the head's size and its last entry's time, which the locking
+    // statement returns (one round trip on PostgreSQL).
+    let (start, stored_time): (i64, Option<String>) =
+        per_backend!(&mut *conn, c => super::head_rows::LockHead.get_result(c))?;
     let start = start as u64;
     let mut tip = run.tip.filter(|t| t.size == start);
     let (mut prev, mut last_time) = if start == 0 {
         (GENESIS_PREV.to_string(), String::new())
     } else {
         // Read every batch, though this writer wrote it: the clock check below trusts only
-        // the stored time (one indexed read per batch). It also checks the tip: a log that
-        // came back to the same size with other entries (a restore, a failover that lost
-        // commits) shows another time, and the tip is not used.
-        let time: String = per_backend!(&mut *conn, c => entries::table
-            .filter(entries::idx.eq(start as i64 - 1))
-            .select(entries::time)
-            .first(c))?;
+        // the stored time. It also checks the tip: a log that came back to the same size with
+        // other entries (a restore, a failover that lost commits) shows another time, and the
+        // tip is not used. NULL: entries committed by another process while the lock was
+        // awaited, which the lock statement's snapshot does not show (see `LockHead`).
+        let time: String = match stored_time {
+            Some(t) => t,
+            None => per_backend!(&mut *conn, c => entries::table
+                .filter(entries::idx.eq(start as i64 - 1))
+                .select(entries::time)
+                .first(c))?,
+        };
         tip = tip.filter(|t| t.last_time == time);
         let leaf = match tip {
             Some(t) => t.last_leaf,
@@ -825,16 +830,55 @@ fn append_batch(
         return Ok(None);
     }
 
-    // 4. Entries, sealed details, tree hashes, checkpoint, head.
+    // 4. Entries, sealed details, tree hashes, checkpoint, head. The hashes first: their reads
+    // (of hashes stored before this batch) and the signature need nothing the batch writes.
+    let hash_start = merkle::stored_hash_index(0, start);
+    // Whether this batch follows the writer's own last one (same size, same last entry): only
+    // then may its hashes extend the window of recent ones (see `RecentHashes`).
+    let follows_own_tip = tip.is_some();
+    let known = tip.map(|t| t.frontier.clone()).unwrap_or_default();
+    let mut reader = DbHashReader::with_overlay(conn, hash_start, known);
+    for (i, (_, _, leaf, _)) in rows.iter().enumerate() {
+        let new = merkle::hashes_to_store(start + i as u64, *leaf, &reader)?;
+        reader.push_overlay(&new);
+    }
+    let size = start + rows.len() as u64;
+    let root = merkle::root(size, &reader)?;
+    let frontier = merkle::frontier_indexes(size);
+    let frontier = frontier
+        .iter()
+        .copied()
+        .zip(tlog_tiles::HashReader::read_hashes(&reader, &frontier).map_err(|e| LedgerError::Proof(e.to_string()))?)
+        .collect();
+    let new_hashes = reader.overlay().to_vec();
+    let conn = reader.conn();
+    let checkpoint = signer.sign(size, root)?;
     match conn {
+        // One statement for all of it (`BatchRows`).
         DbConnection::Postgresql(c) => {
-            super::batch_rows::EntriesWithSealed::new(rows.iter().map(|(e, canonical, _, sealed)| {
-                let sealed = sealed
-                    .as_ref()
-                    .map(|(salt, restricted)| (salt.as_slice(), restricted.as_str()));
-                (e, canonical.as_str(), sealed)
-            }))
-            .execute(c)?;
+            let pages = super::hashes::page_writes(hash_start, &new_hashes);
+            let (page, filled, tail) = match &pages.extend {
+                Some((page, filled, tail)) => (*page, *filled as i64, tail.as_slice()),
+                None => (-1, 0, &[][..]),
+            };
+            let extended: i64 = super::batch_rows::BatchRows {
+                entries: super::batch_rows::EntriesWithSealed::new(rows.iter().map(|(e, canonical, _, sealed)| {
+                    let sealed = sealed
+                        .as_ref()
+                        .map(|(salt, restricted)| (salt.as_slice(), restricted.as_str()));
+                    (e, canonical.as_str(), sealed)
+                })),
+                extend: (page, filled, tail),
+                new_pages: pages.new.iter().map(|(p, _)| *p).collect(),
+                new_hashes: pages.new.iter().map(|(_, b)| b.as_slice()).collect(),
+                size: size as i64,
+                root: &root.0,
+                note: &checkpoint.note,
+            }
+            .get_result(c)?;
+            if extended != pages.extend.is_some() as i64 {
+                return Err(super::hashes::misplaced(hash_start, None).into());
+            }
         }
         // One cached single-row statement per row: a multi-row `INSERT` has a shape of its own
         // for every batch size, and diesel prepares it again each time; SQLite has no round trip
@@ -860,50 +904,25 @@ fn append_batch(
                         .execute(c)?;
                 }
             }
+            super::hashes::append(conn, hash_start, &new_hashes)?;
+            per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
+                .values((
+                    checkpoints::size.eq(size as i64),
+                    checkpoints::root.eq(root.0.to_vec()),
+                    checkpoints::note.eq(&checkpoint.note),
+                ))
+                .execute(c))?;
+            per_backend!(&mut *conn, c => super::head_rows::SetHeadSize(size as i64).execute(c))?;
         }
     }
-
-    let hash_start = merkle::stored_hash_index(0, start);
-    // Whether this batch follows the writer's own last one (same size, same last entry): only
-    // then may its hashes extend the window of recent ones (see `RecentHashes`).
-    let follows_own_tip = tip.is_some();
-    let known = tip.map(|t| t.frontier.clone()).unwrap_or_default();
-    let mut reader = DbHashReader::with_overlay(conn, hash_start, known);
-    for (i, (_, _, leaf, _)) in rows.iter().enumerate() {
-        let new = merkle::hashes_to_store(start + i as u64, *leaf, &reader)?;
-        reader.push_overlay(&new);
-    }
-    let size = start + rows.len() as u64;
-    let root = merkle::root(size, &reader)?;
-    let frontier = merkle::frontier_indexes(size);
-    let frontier = frontier
-        .iter()
-        .copied()
-        .zip(tlog_tiles::HashReader::read_hashes(&reader, &frontier).map_err(|e| LedgerError::Proof(e.to_string()))?)
-        .collect();
     let last = rows.last().expect("rows is not empty");
     *run.next_tip = Some(Tip {
         size,
         last_leaf: last.2,
         last_time: last.0.time.clone(),
         frontier,
-        written: None,
+        written: Some((hash_start, new_hashes, follows_own_tip)),
     });
-    let new_hashes = reader.overlay().to_vec();
-    let conn = reader.conn();
-    super::hashes::append(conn, hash_start, &new_hashes)?;
-    if let Some(t) = run.next_tip.as_mut() {
-        t.written = Some((hash_start, new_hashes, follows_own_tip));
-    }
-    let checkpoint = signer.sign(size, root)?;
-    per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
-        .values((
-            checkpoints::size.eq(size as i64),
-            checkpoints::root.eq(root.0.to_vec()),
-            checkpoints::note.eq(&checkpoint.note),
-        ))
-        .execute(c))?;
-    per_backend!(&mut *conn, c => super::head_rows::SetHeadSize(size as i64).execute(c))?;
     Ok(Some(checkpoint))
 }
 
