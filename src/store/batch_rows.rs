@@ -151,6 +151,6 @@ mod tests {
             note: "",
         };
         assert!(QueryFragment::<Pg>::is_safe_to_cache_prepared(&rows, &Pg).unwrap());
-        assert!(<BatchRows<'_> as QueryId>::HAS_STATIC_QUERY_ID);
+        const { assert!(<BatchRows<'_> as QueryId>::HAS_STATIC_QUERY_ID) };
     }
 }
