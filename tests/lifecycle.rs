@@ -641,3 +641,63 @@ async fn a_transition_refused_with_a_key_applies_when_retried_with_it_later() {
         body["receipt"]["entries"][0]["index"]
     );
 }
+
+/// Transitions that land in one batch each act on what the batch's earlier operations left:
+/// on PostgreSQL one read serves a batch's transitions, but never two on one request, nor two
+/// with one key, nor any after an operation that may write anything. Many requests decided at
+/// once, with racing decisions on one request, one key used on two requests, and an
+/// administrative write among them: each request approved exactly once, the shared key applied
+/// once, and the ledger verifies.
+#[tokio::test]
+async fn transitions_racing_in_one_batch_each_see_the_writes_before_them() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let mut ids = Vec::new();
+    for i in 0..16 {
+        ids.push(submitted(&app, &c, &format!("batch-race-{i}")).await);
+    }
+    let reviewer = app.token(Role::Reviewer);
+    let approve = json!({ "decision": "approve" });
+    let before = app.size().await;
+    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = (String, u16)> + '_>>> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        // Request 0 is decided eight times, each with its own key; requests 1 and 2 share a key.
+        let keys: Vec<String> = match i {
+            0 => (0..8).map(|k| format!("race-0-{k}")).collect(),
+            1 | 2 => vec!["shared".to_string()],
+            _ => vec![format!("race-{i}")],
+        };
+        for key in keys {
+            let (app, reviewer, approve, id) = (&app, reviewer.clone(), approve.clone(), id.clone());
+            calls.push(Box::pin(async move {
+                let (status, _) = act_with_key(app, &reviewer, &id, "decision", &key, approve).await;
+                (id, status)
+            }));
+        }
+        if i == 8 {
+            let app = &app;
+            calls.push(Box::pin(async move {
+                app.adopt_policy("between-the-transitions").await;
+                (String::new(), 201)
+            }));
+        }
+    }
+    let answers = futures_util::future::join_all(calls).await;
+    let applied = |id: &str| answers.iter().filter(|(i, s)| i == id && *s == 200).count();
+    assert_eq!(applied(&ids[0]), 1, "one of the racing decisions applies: {answers:?}");
+    assert_eq!(
+        applied(&ids[1]) + applied(&ids[2]),
+        1,
+        "one key, one request: {answers:?}"
+    );
+    for id in &ids[3..] {
+        assert_eq!(applied(id), 1, "{answers:?}");
+    }
+    for (id, status) in &answers {
+        assert!(*status == 200 || *status == 201 || *status == 409, "{id}: {status}");
+    }
+    // Each applied decision is one entry, the adoption one more.
+    assert_eq!(app.size().await, before + 1 + 1 + 13 + 1);
+    let auditor = app.token(Role::Auditor);
+    assert_eq!(app.get_json_as("/v1/audit/verify", &auditor).await["ok"], true);
+}

@@ -8,13 +8,13 @@ use serde_json::{Map, Value};
 
 use super::get::load;
 use super::submit::RequestRecorded;
-use super::transition_rows::{key_taken, read_current, write_change, Claim, RequestChanges};
+use super::transition_rows::{key_taken, read_current_in, write_change, Claim, RequestChanges};
 use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
 use crate::state::AppState;
 use crate::store::schema::vault;
-use crate::store::{per_backend, AppendCtx, NewEntry, StoreError};
+use crate::store::{per_backend, AppendCtx, NewEntry, RequestHint, StoreError};
 
 /// What a transition sees of the request.
 pub(super) struct Current {
@@ -166,17 +166,22 @@ where
     F: FnOnce(&Current) -> Result<Change, AppError> + Clone + Send + 'static,
 {
     let op_id = id.clone();
+    // iss and sub hold no control character (checked), so a newline separates them.
+    let subject = format!("{}\n{}", claims.iss, claims.sub);
+    // The operation reads and writes only this request and this claim (`RequestHint`).
+    let hint = RequestHint {
+        request: id.clone(),
+        claim: retry.as_ref().map(|r| (subject.clone(), r.key.clone())),
+    };
     let (view, appended) = state
         .sequencer
-        .append(move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
-            // iss and sub hold no control character (checked), so a newline separates them.
-            let subject = format!("{}\n{}", claims.iss, claims.sub);
+        .append_hinted(Some(hint), move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
             let claim = retry.as_ref().map(|r| Claim {
                 subject: &subject,
                 retry: r,
                 entry_index: ctx.next_index as i64,
             });
-            let Some(((view, rules), stored)) = read_current(ctx.conn, &op_id, claim.as_ref())? else {
+            let Some(((view, rules), stored)) = read_current_in(ctx, &op_id, claim.as_ref())? else {
                 return Err(AppError::not_found("no request with that id"));
             };
             let (approved_categories, notification, first_approver, shredded_entry) = rules;

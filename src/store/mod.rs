@@ -15,7 +15,7 @@ pub(crate) use connection::per_backend;
 pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool, Pooled};
 pub use hashes::{read_indexes, wanted_indexes, with_prefetch, DbHashReader, Prefetched};
 pub use recent_hashes::RecentHashes;
-pub use sequencer::{AppendCtx, Appended, AppendedEntry, NewEntry, Sequencer};
+pub use sequencer::{AppendCtx, Appended, AppendedEntry, BatchReads, NewEntry, RequestHint, Sequencer};
 
 use thiserror::Error;
 

@@ -76,6 +76,70 @@ pub struct AppendCtx<'a> {
     pub origin: &'a str,
     /// The policy in force as this batch run has read it: see [`AppendCtx::policy_in_force`].
     policy: &'a mut Option<Option<(String, String)>>,
+    /// What the batch's hinted operations read, for one read for all: see [`BatchReads`].
+    pub reads: &'a mut BatchReads,
+}
+
+/// What an operation declares it will read and write, so that one read at the start of its
+/// batch can serve every such operation of the batch (on PostgreSQL each read under the head
+/// lock is a round trip). An operation appended with a hint promises that it writes only the
+/// request it names, and the `Idempotency-Key` claim it names.
+#[derive(Debug, Clone)]
+pub struct RequestHint {
+    pub request: String,
+    /// `(subject, key)` of its `Idempotency-Key` claim, if any.
+    pub claim: Option<(String, String)>,
+}
+
+/// A batch run's shared reads. Only hints whose request and claim no other operation of the
+/// batch names are offered (two operations on one request must see each other's writes),
+/// and all are withdrawn, with anything read for them, before the first operation without a
+/// hint runs: it may write anything. The memo's type and content belong to the operations.
+#[derive(Default)]
+pub struct BatchReads {
+    hints: Vec<RequestHint>,
+    memo: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl BatchReads {
+    fn new(hints: impl Iterator<Item = Option<RequestHint>>) -> Self {
+        let hints: Vec<RequestHint> = hints.flatten().collect();
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let names = |h: &RequestHint| {
+            let claim = h.claim.as_ref().map(|(s, k)| format!("{s}\n{k}"));
+            [Some(format!("r {}", h.request)), claim.map(|c| format!("k {c}"))]
+        };
+        for h in &hints {
+            for n in names(h).into_iter().flatten() {
+                *seen.entry(n).or_default() += 1;
+            }
+        }
+        let hints = hints
+            .into_iter()
+            .filter(|h| names(h).into_iter().flatten().all(|n| seen[&n] == 1))
+            .collect();
+        BatchReads { hints, memo: None }
+    }
+
+    /// The hints on offer (each for exactly one operation of the batch).
+    pub fn hints(&self) -> &[RequestHint] {
+        &self.hints
+    }
+
+    /// The memo the operations left, if it is a `T`.
+    pub fn memo<T: 'static>(&mut self) -> Option<&mut T> {
+        self.memo.as_mut()?.downcast_mut()
+    }
+
+    pub fn set_memo<T: Send + 'static>(&mut self, memo: T) {
+        self.memo = Some(Box::new(memo));
+    }
+
+    /// Withdraws every hint and forgets the memo.
+    fn withdraw(&mut self) {
+        self.hints.clear();
+        self.memo = None;
+    }
 }
 
 impl AppendCtx<'_> {
@@ -122,9 +186,11 @@ trait Job: Send {
     /// changes are rolled back: its caller must hear a failure, not its result.
     fn reject(&mut self, reason: StoreError);
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>);
+    fn hint(&self) -> Option<&RequestHint>;
 }
 
 struct TypedJob<T, E, F> {
+    hint: Option<RequestHint>,
     op: Option<F>,
     output: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<(T, Appended), E>>,
@@ -152,6 +218,10 @@ where
 
     fn reject(&mut self, reason: StoreError) {
         self.output = Some(Err(E::from(reason)));
+    }
+
+    fn hint(&self) -> Option<&RequestHint> {
+        self.hint.as_ref()
     }
 
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>) {
@@ -326,8 +396,20 @@ impl Sequencer {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Clone + Send + 'static,
     {
+        self.append_hinted(None, op).await
+    }
+
+    /// [`Sequencer::append`] of an operation that declares what it reads and writes
+    /// ([`RequestHint`]), and keeps that promise.
+    pub async fn append_hinted<T, E, F>(&self, hint: Option<RequestHint>, op: F) -> Result<(T, Appended), E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut AppendCtx<'_>) -> Result<(T, Vec<NewEntry>), E> + Clone + Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         let job = Box::new(TypedJob {
+            hint,
             op: Some(op),
             output: None,
             reply,
@@ -782,8 +864,12 @@ fn append_batch(
     let mut next = start;
     let mut rows: Vec<Built> = Vec::new();
     let mut policy = None;
+    let mut reads = BatchReads::new(batch.iter().map(|j| j.hint().cloned()));
     for job in batch.iter_mut() {
         let first = next;
+        if job.hint().is_none() {
+            reads.withdraw();
+        }
         let mut run_op = |conn: &mut DbConnection| {
             let mut ctx = AppendCtx {
                 conn,
@@ -791,6 +877,7 @@ fn append_batch(
                 time,
                 origin: signer.origin(),
                 policy: &mut policy,
+                reads: &mut reads,
             };
             run_operation(job.as_mut(), &mut ctx, &prev, &last_time, !isolated)
         };
