@@ -659,7 +659,8 @@ async fn transitions_racing_in_one_batch_each_see_the_writes_before_them() {
     let reviewer = app.token(Role::Reviewer);
     let approve = json!({ "decision": "approve" });
     let before = app.size().await;
-    let mut calls: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = (String, u16)> + '_>>> = Vec::new();
+    type Call<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (String, u16)> + 'a>>;
+    let mut calls: Vec<Call<'_>> = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         // Request 0 is decided eight times, each with its own key; requests 1 and 2 share a key.
         let keys: Vec<String> = match i {
