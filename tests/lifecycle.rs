@@ -702,3 +702,50 @@ async fn transitions_racing_in_one_batch_each_see_the_writes_before_them() {
     let auditor = app.token(Role::Auditor);
     assert_eq!(app.get_json_as("/v1/audit/verify", &auditor).await["ok"], true);
 }
+
+/// The second of two approvals narrows to the first even when both land in one batch, where
+/// the first's entry is not yet in the table: many emergency requests under four eyes, one
+/// reviewer approving one category and another all, at once. Whatever the order, what both
+/// approved is one category.
+#[tokio::test]
+async fn a_second_approval_in_the_batch_of_the_first_is_narrowed_to_it() {
+    let app = spawn().await;
+    app.adopt_policy("eu-2023-1543").await;
+    let c = common::requests::authority(&app, "NLD", "prosecutor", "Openbaar Ministerie").await;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let mut body = order(&c, &format!("four-eyes-batch-{i}"), "kidnapping");
+        body["instrument"] = json!("production_order");
+        common::requests::sign(&c, &mut body);
+        body["emergency"] = json!({ "justification": "hostage situation", "imminent_harm": true });
+        let (status, submitted) = submit(&app, &c.officer, &body).await;
+        assert_eq!(status, 201, "{submitted}");
+        ids.push(submitted["request"]["id"].as_str().unwrap().to_string());
+    }
+    let (alice, bob) = (
+        app.token_for(Role::Reviewer, "alice"),
+        app.token_for(Role::Reviewer, "bob"),
+    );
+    let calls = ids.iter().flat_map(|id| {
+        [
+            act(
+                &app,
+                &alice,
+                id,
+                "decision",
+                json!({ "decision": "approve", "data_categories": ["ip_address"] }),
+            ),
+            act(&app, &bob, id, "decision", json!({ "decision": "approve" })),
+        ]
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let reviewer = app.token(Role::Reviewer);
+    for id in &ids {
+        let view = app.get_json_as(&format!("/v1/requests/{id}"), &reviewer).await;
+        assert_eq!(view["status"], "approved_narrowed", "{id}: {view}");
+        let history = app.get_json_as(&format!("/v1/requests/{id}/entries"), &reviewer).await;
+        let last = history["entries"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["public"]["data_categories"], json!(["ip_address"]), "{last}");
+    }
+}

@@ -299,9 +299,9 @@ async fn a_forged_checkpoint_signature_is_refused() {
     assert!(o.stdout.contains("size 3 does not verify"), "{}", o.stdout);
 }
 
-/// The writer never signs a tree it could not serve: when the newest row of stored tree hashes
-/// does not end where the head says (cut short, or longer), the batch fails and appends
-/// nothing; with the row restored, appends go on.
+/// The writer never stores or serves a checkpoint over a tree it could not serve: when the
+/// newest row of stored tree hashes does not end where the head says (cut short, or longer),
+/// the batch fails and appends nothing; with the row restored, appends go on.
 #[tokio::test]
 async fn a_batch_refuses_to_append_when_the_stored_tree_hashes_do_not_end_at_the_head() {
     let app = ledger().await;

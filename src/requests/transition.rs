@@ -115,22 +115,28 @@ impl Change {
     }
 }
 
-/// The scope of the pending first approval of a four-eyes request, from its entry.
-fn first_approval_scope(
-    conn: &mut crate::store::DbConnection,
-    id: &str,
-) -> Result<Option<(Vec<String>, i32)>, StoreError> {
+/// The scope of the pending first approval of a four-eyes request, from its entry: one an
+/// earlier operation of this batch appended, else the newest in the table. (Read from the
+/// table alone, a second approval in the batch of the first found none and was not narrowed
+/// to it.)
+fn first_approval_scope(ctx: &mut AppendCtx<'_>, id: &str) -> Result<Option<(Vec<String>, i32)>, StoreError> {
     use crate::store::schema::entries;
-    let canonical: Option<String> = entries::table
-        .filter(entries::subject.eq(id))
-        .filter(entries::kind.eq("request.approved"))
-        .order(entries::idx.desc())
-        .select(entries::canonical)
-        .first(conn)
-        .optional()?;
-    let Some(canonical) = canonical else { return Ok(None) };
-    let v: Value = serde_json::from_str(&canonical).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let public = &v["public"];
+    let public = match ctx.newest_staged(id, "request.approved") {
+        Some(e) => e.public.clone(),
+        None => {
+            let canonical: Option<String> = entries::table
+                .filter(entries::subject.eq(id))
+                .filter(entries::kind.eq("request.approved"))
+                .order(entries::idx.desc())
+                .select(entries::canonical)
+                .first(ctx.conn)
+                .optional()?;
+            let Some(canonical) = canonical else { return Ok(None) };
+            let v: Value = serde_json::from_str(&canonical).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            v["public"].as_object().cloned().unwrap_or_default()
+        }
+    };
+    let public = Value::Object(public);
     let categories = public["data_categories"]
         .as_array()
         .map(|a| a.iter().filter_map(|c| c.as_str().map(String::from)).collect())
@@ -218,7 +224,7 @@ where
                 policy_sha256,
                 four_eyes_emergency: policy.review.four_eyes_emergency,
                 first_approval: match &first_approver {
-                    Some(_) => first_approval_scope(ctx.conn, &op_id)?,
+                    Some(_) => first_approval_scope(ctx, &op_id)?,
                     None => None,
                 },
                 first_approver,

@@ -103,6 +103,9 @@ fn candidates_sql(marks: &[String]) -> String {
 /// Retention's view of the requests not yet shredded that are in a final state or held (of
 /// `only`, when given, at most [`BATCH`] ids), in one statement.
 pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Vec<Candidate>, StoreError> {
+    if only.is_some_and(|ids| ids.is_empty()) {
+        return Ok(Vec::new());
+    }
     let only = only.unwrap_or_default();
     let rows: Vec<CandidateRow> = match conn {
         DbConnection::Postgresql(c) => {

@@ -138,19 +138,25 @@ pub(super) fn misplaced(first: u64, stored: Option<u64>) -> StoreError {
     }
 }
 
-/// Stores `hashes` as the stored hashes from index `first` on, `first` being how many are
-/// stored: completes the newest row and adds rows after it. Called by the sequencer in the
-/// batch transaction, under the head lock (on SQLite; PostgreSQL's batch writes the same rows
-/// in its one statement, `batch_rows::BatchRows`). A newest row that does not end exactly at
-/// `first` means the store is not what the head says: [`StoreError::Corrupt`], and the batch
-/// fails rather than sign a tree it cannot serve.
-pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Result<(), StoreError> {
+/// SQLite: stores `hashes` as the stored hashes from index `first` on, `first` being how many
+/// are stored: completes the newest row and adds rows after it, one cached single-row
+/// statement each (a multi-row `INSERT … VALUES` has a text of its own for every number of
+/// rows, prepared again each time; in process, there is no round trip to save). Called by the
+/// sequencer in the batch transaction, under the head lock; PostgreSQL's batch writes the same
+/// rows in its one statement, `batch_rows::BatchRows`. A newest row that does not end exactly
+/// at `first` means the store is not what the head says: [`StoreError::Corrupt`], and the
+/// batch fails: its checkpoint, signed in memory, is never stored or served.
+pub(super) fn append_sqlite(
+    c: &mut diesel::sqlite::SqliteConnection,
+    first: u64,
+    hashes: &[Hash],
+) -> Result<(), StoreError> {
     let PageWrites { extend, new } = page_writes(first, hashes);
     if let Some((page, filled, tail)) = extend {
-        let mut newest: Vec<u8> = per_backend!(&mut *conn, c => tree_hash_pages::table
+        let mut newest: Vec<u8> = tree_hash_pages::table
             .filter(tree_hash_pages::page.eq(page))
             .select(tree_hash_pages::hashes)
-            .first(c))?;
+            .first(c)?;
         if newest.len() != filled {
             return Err(misplaced(
                 first,
@@ -158,26 +164,12 @@ pub(super) fn append(conn: &mut DbConnection, first: u64, hashes: &[Hash]) -> Re
             ));
         }
         newest.extend_from_slice(&tail);
-        let update = super::head_rows::SetHashPage { page, hashes: &newest };
-        per_backend!(&mut *conn, c => update.execute(c))?;
+        super::head_rows::SetHashPage { page, hashes: &newest }.execute(c)?;
     }
-    let rows = new.as_slice();
-    // Statements diesel keeps prepared (a multi-row `INSERT … VALUES` has a text of its own for
-    // every number of rows): on PostgreSQL one `UNNEST` per 500 rows, on SQLite, with no round
-    // trip to save, one single-row statement per row.
-    match conn {
-        DbConnection::Postgresql(c) => {
-            for chunk in rows.chunks(500) {
-                super::head_rows::InsertHashPages::new(chunk).execute(c)?;
-            }
-        }
-        DbConnection::Sqlite(c) => {
-            for (p, b) in rows {
-                diesel::insert_into(tree_hash_pages::table)
-                    .values((tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
-                    .execute(c)?;
-            }
-        }
+    for (p, b) in &new {
+        diesel::insert_into(tree_hash_pages::table)
+            .values((tree_hash_pages::page.eq(*p), tree_hash_pages::hashes.eq(b)))
+            .execute(c)?;
     }
     Ok(())
 }

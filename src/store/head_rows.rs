@@ -90,41 +90,6 @@ where
 
 impl<C> RunQueryDsl<C> for SetHashPage<'_> {}
 
-/// PostgreSQL: `INSERT INTO tree_hash_pages (page, hashes) SELECT * FROM UNNEST(?, ?)`, new
-/// pages of tree hashes, one array per column: one statement text for any number of rows.
-pub(super) struct InsertHashPages<'a> {
-    pages: Vec<i64>,
-    hashes: Vec<&'a [u8]>,
-}
-
-impl<'a> InsertHashPages<'a> {
-    pub fn new(rows: &'a [(i64, Vec<u8>)]) -> Self {
-        Self {
-            pages: rows.iter().map(|(p, _)| *p).collect(),
-            hashes: rows.iter().map(|(_, b)| b.as_slice()).collect(),
-        }
-    }
-}
-
-impl QueryId for InsertHashPages<'_> {
-    type QueryId = InsertHashPages<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl QueryFragment<diesel::pg::Pg> for InsertHashPages<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
-        use diesel::sql_types::Array;
-        out.push_sql("INSERT INTO tree_hash_pages (page, hashes) SELECT * FROM UNNEST(");
-        out.push_bind_param::<Array<BigInt>, _>(&self.pages)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Binary>, _>(&self.hashes)?;
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<diesel::pg::PgConnection> for InsertHashPages<'_> {}
-
 #[cfg(test)]
 mod tests {
     use diesel::query_builder::QueryFragment;

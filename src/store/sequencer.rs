@@ -78,6 +78,10 @@ pub struct AppendCtx<'a> {
     policy: &'a mut Option<Option<(String, String)>>,
     /// What the batch's hinted operations read, for one read for all: see [`BatchReads`].
     pub reads: &'a mut BatchReads,
+    /// The entries the batch's earlier operations appended, in order: not in the `entries`
+    /// table until the batch writes them all (step 4), so an operation that reads entries must
+    /// look here first (see [`AppendCtx::newest_staged`]).
+    staged: &'a [Built],
 }
 
 /// What an operation declares it will read and write, so that one read at the start of its
@@ -160,6 +164,17 @@ impl AppendCtx<'_> {
     /// Called by an operation that adopts a policy: the next read goes to the database.
     pub fn policy_changed(&mut self) {
         *self.policy = None;
+    }
+
+    /// The newest entry of kind `kind` about `subject` that an earlier operation of this batch
+    /// appended, if any; the table has it only once the batch is written. An operation that
+    /// reads a request's entries asks this first, then the table.
+    pub fn newest_staged(&self, subject: &str, kind: &str) -> Option<&Entry> {
+        self.staged
+            .iter()
+            .rev()
+            .map(|(e, ..)| e)
+            .find(|e| e.kind == kind && e.subject.as_deref() == Some(subject))
     }
 }
 
@@ -878,6 +893,7 @@ fn append_batch(
                 origin: signer.origin(),
                 policy: &mut policy,
                 reads: &mut reads,
+                staged: &rows,
             };
             run_operation(job.as_mut(), &mut ctx, &prev, &last_time, !isolated)
         };
@@ -991,15 +1007,15 @@ fn append_batch(
                         .execute(c)?;
                 }
             }
-            super::hashes::append(conn, hash_start, &new_hashes)?;
-            per_backend!(&mut *conn, c => diesel::insert_into(checkpoints::table)
+            super::hashes::append_sqlite(c, hash_start, &new_hashes)?;
+            diesel::insert_into(checkpoints::table)
                 .values((
                     checkpoints::size.eq(size as i64),
                     checkpoints::root.eq(root.0.to_vec()),
                     checkpoints::note.eq(&checkpoint.note),
                 ))
-                .execute(c))?;
-            per_backend!(&mut *conn, c => super::head_rows::SetHeadSize(size as i64).execute(c))?;
+                .execute(c)?;
+            super::head_rows::SetHeadSize(size as i64).execute(c)?;
         }
     }
     let last = rows.last().expect("rows is not empty");
