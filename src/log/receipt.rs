@@ -90,11 +90,15 @@ impl EntryReceipt {
     pub async fn for_stored(state: &AppState, first: u64, count: u64) -> Result<Self, AppError> {
         let leaves = state
             .read(move |conn| {
+                // One read for all of them.
+                let rows = crate::store::queries::entries_page(conn, first, count)?;
                 (first..first + count)
-                    .map(|i| {
-                        let e = crate::store::queries::entry(conn, i)?
-                            .ok_or_else(|| AppError::internal(format!("entry {i} of an earlier write is missing")))?;
-                        Ok((i, hex_hash(&crate::ledger::entry::leaf_hash(e.canonical.as_bytes()))))
+                    .zip(rows.iter().map(Some).chain(std::iter::repeat(None)))
+                    .map(|(i, e)| match e {
+                        Some(e) if e.idx == i as i64 => {
+                            Ok((i, hex_hash(&crate::ledger::entry::leaf_hash(e.canonical.as_bytes()))))
+                        }
+                        _ => Err(AppError::internal(format!("entry {i} of an earlier write is missing"))),
                     })
                     .collect::<Result<Vec<_>, AppError>>()
             })
