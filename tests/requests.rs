@@ -446,3 +446,67 @@ async fn concurrent_submissions_with_one_idempotency_key_record_once_and_replay_
     assert!(statuses.iter().all(|s| *s == 201 || *s == 200), "{statuses:?}");
     assert_eq!(ids.len(), 1, "one request: {ids:?}");
 }
+
+/// Submissions that land in one batch each see the requests recorded before them: on
+/// PostgreSQL one read serves a batch's submissions, but never two of one order. Many orders
+/// submitted at once, one of them six times, and one submission sent twice under one
+/// `Idempotency-Key`: every other order is accepted, the repeated one once, the key recorded
+/// once and replayed.
+#[tokio::test]
+async fn submissions_racing_in_one_batch_each_see_the_requests_before_them() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let repeated = order(&c, "batch-repeated", "fraud");
+    let keyed = order(&c, "batch-keyed", "fraud");
+    type Call<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (String, u16, Value)> + 'a>>;
+    let mut calls: Vec<Call<'_>> = Vec::new();
+    let (app, officer) = (&app, c.officer.as_str());
+    for i in 0..24 {
+        let body = order(&c, &format!("batch-distinct-{i}"), "fraud");
+        calls.push(Box::pin(async move {
+            let (s, b) = submit(app, officer, &body).await;
+            ("distinct".to_string(), s, b)
+        }));
+        if i % 4 == 0 {
+            let body = repeated.clone();
+            calls.push(Box::pin(async move {
+                let (s, b) = submit(app, officer, &body).await;
+                ("repeated".to_string(), s, b)
+            }));
+        }
+        if i == 5 || i == 6 {
+            let body = keyed.clone();
+            calls.push(Box::pin(async move {
+                let r = app
+                    .client
+                    .post(app.url("/v1/requests"))
+                    .bearer_auth(officer)
+                    .header("Idempotency-Key", "batch-key")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let s = r.status().as_u16();
+                ("keyed".to_string(), s, r.json().await.unwrap())
+            }));
+        }
+    }
+    let answers = futures_util::future::join_all(calls).await;
+    let of = |what: &str| answers.iter().filter(|(w, ..)| w == what).collect::<Vec<_>>();
+    assert!(of("distinct").iter().all(|(_, s, _)| *s == 201), "{answers:?}");
+    let repeated = of("repeated");
+    assert_eq!(repeated.len(), 6);
+    assert_eq!(repeated.iter().filter(|(_, s, _)| *s == 201).count(), 1, "{repeated:?}");
+    for (_, s, b) in repeated.iter().filter(|(_, s, _)| *s != 201) {
+        assert_eq!(*s, 422, "{b}");
+        assert!(
+            b["errors"].as_array().unwrap().iter().any(|e| e["code"] == "duplicate"),
+            "{b}"
+        );
+    }
+    let keyed = of("keyed");
+    let mut statuses: Vec<u16> = keyed.iter().map(|(_, s, _)| *s).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 201], "{keyed:?}");
+    assert_eq!(keyed[0].2["request"]["id"], keyed[1].2["request"]["id"]);
+}

@@ -14,7 +14,10 @@ pub mod status;
 mod store;
 pub mod tools;
 
-pub use store::{find_active_key, load, load_with_key_and_order_uses, load_without_keys, order_uses, ActiveKey};
+pub use store::{
+    find_active_key, load, load_many_with_key_and_order_uses, load_with_key_and_order_uses, load_without_keys,
+    order_uses, ActiveKey,
+};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -148,6 +148,61 @@ pub fn load_with_key_and_order_uses(
     .transpose()
 }
 
+/// [`load_with_key_and_order_uses`] for the new submissions of a batch at once, in three
+/// statements, each `(issuer, kid, order_sha256, requester)` by its order's digest (distinct
+/// within a batch: see `store::SubmissionHint`). The same answers: the issuer with its key
+/// `kid` alone, and whether requests not rejected already use the order, under an authority
+/// other than the requester and under the requester.
+#[allow(clippy::type_complexity)]
+pub fn load_many_with_key_and_order_uses(
+    conn: &mut DbConnection,
+    wanted: &[(&str, &str, &str, Option<&str>)],
+) -> Result<std::collections::HashMap<String, Option<(Authority, bool, bool)>>, StoreError> {
+    use crate::store::schema::requests;
+    let ids: Vec<&str> = wanted.iter().map(|w| w.0).collect();
+    let kids: Vec<&str> = wanted.iter().map(|w| w.1).collect();
+    let shas: Vec<&str> = wanted.iter().map(|w| w.2).collect();
+    let rows: Vec<AuthorityRow> = crate::store::per_backend!(&mut *conn, c => authorities::table
+        .filter(authorities::id.eq_any(&ids))
+        .select(AUTHORITY_COLUMNS)
+        .load(c))?;
+    let rows: std::collections::HashMap<String, AuthorityRow> = rows.into_iter().map(|r| (r.0.clone(), r)).collect();
+    let keys: Vec<(String, KeyRow)> = crate::store::per_backend!(&mut *conn, c => authority_keys::table
+        .filter(authority_keys::authority_id.eq_any(&ids).and(authority_keys::kid.eq_any(&kids)))
+        .select((authority_keys::authority_id, KEY_COLUMNS))
+        .load(c))?;
+    let keys: std::collections::HashMap<(String, String), KeyRow> =
+        keys.into_iter().map(|(a, k)| ((a, k.0.clone()), k)).collect();
+    // A rejected submission used nothing (see `OrderUses`); no new submission is `not_this`.
+    let uses: Vec<(Option<String>, String)> = crate::store::per_backend!(&mut *conn, c => requests::table
+        .filter(requests::order_sha256.eq_any(&shas))
+        .filter(requests::status.ne("rejected"))
+        .select((requests::order_sha256, requests::authority_id))
+        .load(c))?;
+    let mut users: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (sha, authority) in uses {
+        users.entry(sha.unwrap_or_default()).or_default().push(authority);
+    }
+    wanted
+        .iter()
+        .map(|&(id, kid, sha, requester)| {
+            let answer = match rows.get(id) {
+                None => None,
+                Some(row) => {
+                    let key = keys.get(&(id.to_string(), kid.to_string())).cloned();
+                    let keys = key.and_then(|k| key_from_row(k).ok()).into_iter().collect();
+                    let requester = requester.unwrap_or("");
+                    let by = users.get(sha).map(Vec::as_slice).unwrap_or_default();
+                    let other = by.iter().any(|a| a != requester);
+                    let same = by.iter().any(|a| a == requester);
+                    Some((authority_from_row(row.clone(), keys)?, other, same))
+                }
+            };
+            Ok((sha.to_string(), answer))
+        })
+        .collect()
+}
+
 /// Rule V12's question alone, for a submission whose issuer is unknown (otherwise
 /// [`load_with_key_and_order_uses`] asks it): `(under an authority other than requester,
 /// under requester)`.

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::log::EntryReceipt;
 use crate::state::AppState;
 use crate::store::schema::vault;
-use crate::store::{per_backend, AppendCtx, NewEntry, RequestHint, StoreError};
+use crate::store::{per_backend, AppendCtx, Hint, NewEntry, RequestHint, StoreError};
 
 /// What a transition sees of the request.
 pub(super) struct Current {
@@ -181,7 +181,7 @@ where
     };
     let (view, appended) = state
         .sequencer
-        .append_hinted(Some(hint), move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
+        .append_hinted(Some(Hint::Transition(hint)), move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
             let claim = retry.as_ref().map(|r| Claim {
                 subject: &subject,
                 retry: r,

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::transition::Retry;
 use crate::error::AppError;
 use crate::store::schema::requests;
-use crate::store::{per_backend, AppendCtx, DbConnection, RequestHint, StoreError};
+use crate::store::{per_backend, AppendCtx, DbConnection, Hint, RequestHint, StoreError};
 
 /// The columns of `requests` a transition may set; `None` leaves a column as it is.
 pub(super) struct RequestChanges<'a> {
@@ -101,7 +101,12 @@ pub(super) fn read_current_in(
     id: &str,
     claim: Option<&Claim<'_>>,
 ) -> Result<CurrentRow, StoreError> {
-    let hinted = matches!(ctx.conn, DbConnection::Postgresql(_)) && ctx.reads.hints().iter().any(|h| h.request == id);
+    let hinted = matches!(ctx.conn, DbConnection::Postgresql(_))
+        && ctx
+            .reads
+            .hints()
+            .iter()
+            .any(|h| matches!(h, Hint::Transition(t) if t.request == id));
     if hinted && ctx.reads.memo::<Prefetched>().is_none() {
         let memo = prefetch(ctx.conn, ctx.reads.hints())?;
         ctx.reads.set_memo(memo);
@@ -116,7 +121,14 @@ pub(super) fn read_current_in(
     read_current(ctx.conn, id, claim)
 }
 
-fn prefetch(conn: &mut DbConnection, hints: &[RequestHint]) -> Result<Prefetched, StoreError> {
+fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, StoreError> {
+    let hints: Vec<&RequestHint> = hints
+        .iter()
+        .filter_map(|h| match h {
+            Hint::Transition(t) => Some(t),
+            _ => None,
+        })
+        .collect();
     use crate::store::schema::idempotency_keys as k;
     let ids: Vec<&str> = hints.iter().map(|h| h.request.as_str()).collect();
     let rows: Vec<(super::get::ViewRow, RuleRow)> = per_backend!(&mut *conn, c => requests::table

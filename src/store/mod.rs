@@ -15,7 +15,9 @@ pub(crate) use connection::per_backend;
 pub use connection::{establish, is_postgres, migrate, pool, pool_lazy, sqlite_path, DbConnection, DbPool, Pooled};
 pub use hashes::{read_indexes, wanted_indexes, with_prefetch, DbHashReader, Prefetched};
 pub use recent_hashes::RecentHashes;
-pub use sequencer::{AppendCtx, Appended, AppendedEntry, BatchReads, NewEntry, RequestHint, Sequencer};
+pub use sequencer::{
+    AppendCtx, Appended, AppendedEntry, BatchReads, Hint, NewEntry, RequestHint, Sequencer, SubmissionHint,
+};
 
 use thiserror::Error;
 

@@ -86,8 +86,15 @@ pub struct AppendCtx<'a> {
 
 /// What an operation declares it will read and write, so that one read at the start of its
 /// batch can serve every such operation of the batch (on PostgreSQL each read under the head
-/// lock is a round trip). An operation appended with a hint promises that it writes only the
-/// request it names, and the `Idempotency-Key` claim it names.
+/// lock is a round trip). An operation appended with a hint keeps its promise.
+#[derive(Debug, Clone)]
+pub enum Hint {
+    Transition(RequestHint),
+    Submission(SubmissionHint),
+}
+
+/// A transition: it reads and writes only the request it names, and the `Idempotency-Key`
+/// claim it names.
 #[derive(Debug, Clone)]
 pub struct RequestHint {
     pub request: String,
@@ -95,38 +102,86 @@ pub struct RequestHint {
     pub claim: Option<(String, String)>,
 }
 
-/// A batch run's shared reads. Only hints whose request and claim no other operation of the
-/// batch names are offered (two operations on one request must see each other's writes),
-/// and all are withdrawn, with anything read for them, before the first operation without a
-/// hint runs: it may write anything. The memo's type and content belong to the operations.
+/// A submission of a new request: it reads its issuer with the order's key `kid` and rule
+/// V12's question about the order (other requests using it), and writes only a new request
+/// (with a fresh id) and its vault rows, under the requester's `Idempotency-Key` if any.
+#[derive(Debug, Clone)]
+pub struct SubmissionHint {
+    pub issuer: String,
+    pub kid: String,
+    pub order_sha256: String,
+    pub requester: Option<String>,
+    /// `(authority, key)` of the submission's `Idempotency-Key`, if any.
+    pub idempotency: Option<(String, String)>,
+}
+
+impl Hint {
+    /// What no other operation of the batch may name for the hint to be offered.
+    fn names(&self) -> Vec<String> {
+        match self {
+            Hint::Transition(h) => {
+                let mut n = vec![format!("request {}", h.request)];
+                n.extend(h.claim.as_ref().map(|(s, k)| format!("claim {s}\n{k}")));
+                n
+            }
+            Hint::Submission(h) => {
+                let mut n = vec![format!("order {}", h.order_sha256)];
+                n.extend(h.idempotency.as_ref().map(|(a, k)| format!("submission {a}\n{k}")));
+                n
+            }
+        }
+    }
+
+    fn same_kind(&self, other: &Hint) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// A batch run's shared reads. Only hints whose names no other operation of the batch uses
+/// are offered (two operations on one request, or on one order, must see each other's
+/// writes), and all are withdrawn, with anything read for them, before the first operation
+/// that has no hint (it may write anything) or a hint of another kind (a transition may
+/// reject the request a submission's rule V12 counts) runs. The memo's type and content
+/// belong to the operations.
 #[derive(Default)]
 pub struct BatchReads {
-    hints: Vec<RequestHint>,
+    hints: Vec<Hint>,
     memo: Option<Box<dyn std::any::Any + Send>>,
+    /// The kind of the hinted operations run so far.
+    running: Option<Hint>,
 }
 
 impl BatchReads {
-    fn new(hints: impl Iterator<Item = Option<RequestHint>>) -> Self {
-        let hints: Vec<RequestHint> = hints.flatten().collect();
+    fn new(hints: impl Iterator<Item = Option<Hint>>) -> Self {
+        let hints: Vec<Hint> = hints.flatten().collect();
         let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        let names = |h: &RequestHint| {
-            let claim = h.claim.as_ref().map(|(s, k)| format!("{s}\n{k}"));
-            [Some(format!("r {}", h.request)), claim.map(|c| format!("k {c}"))]
-        };
         for h in &hints {
-            for n in names(h).into_iter().flatten() {
+            for n in h.names() {
                 *seen.entry(n).or_default() += 1;
             }
         }
         let hints = hints
             .into_iter()
-            .filter(|h| names(h).into_iter().flatten().all(|n| seen[&n] == 1))
+            .filter(|h| h.names().iter().all(|n| seen[n] == 1))
             .collect();
-        BatchReads { hints, memo: None }
+        BatchReads {
+            hints,
+            memo: None,
+            running: None,
+        }
+    }
+
+    /// Before each operation: withdraws everything unless it has a hint of the kind run so far.
+    fn enter(&mut self, hint: Option<&Hint>) {
+        match (hint, &self.running) {
+            (Some(h), Some(r)) if h.same_kind(r) => {}
+            (Some(h), None) => self.running = Some(h.clone()),
+            _ => self.withdraw(),
+        }
     }
 
     /// The hints on offer (each for exactly one operation of the batch).
-    pub fn hints(&self) -> &[RequestHint] {
+    pub fn hints(&self) -> &[Hint] {
         &self.hints
     }
 
@@ -201,11 +256,11 @@ trait Job: Send {
     /// changes are rolled back: its caller must hear a failure, not its result.
     fn reject(&mut self, reason: StoreError);
     fn finish(self: Box<Self>, outcome: Result<Appended, Arc<StoreError>>);
-    fn hint(&self) -> Option<&RequestHint>;
+    fn hint(&self) -> Option<&Hint>;
 }
 
 struct TypedJob<T, E, F> {
-    hint: Option<RequestHint>,
+    hint: Option<Hint>,
     op: Option<F>,
     output: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<(T, Appended), E>>,
@@ -235,7 +290,7 @@ where
         self.output = Some(Err(E::from(reason)));
     }
 
-    fn hint(&self) -> Option<&RequestHint> {
+    fn hint(&self) -> Option<&Hint> {
         self.hint.as_ref()
     }
 
@@ -415,8 +470,8 @@ impl Sequencer {
     }
 
     /// [`Sequencer::append`] of an operation that declares what it reads and writes
-    /// ([`RequestHint`]), and keeps that promise.
-    pub async fn append_hinted<T, E, F>(&self, hint: Option<RequestHint>, op: F) -> Result<(T, Appended), E>
+    /// ([`Hint`]), and keeps that promise.
+    pub async fn append_hinted<T, E, F>(&self, hint: Option<Hint>, op: F) -> Result<(T, Appended), E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -882,9 +937,7 @@ fn append_batch(
     let mut reads = BatchReads::new(batch.iter().map(|j| j.hint().cloned()));
     for job in batch.iter_mut() {
         let first = next;
-        if job.hint().is_none() {
-            reads.withdraw();
-        }
+        reads.enter(job.hint());
         let mut run_op = |conn: &mut DbConnection| {
             let mut ctx = AppendCtx {
                 conn,
