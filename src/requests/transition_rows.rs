@@ -121,6 +121,22 @@ pub(super) fn read_current_in(
     read_current(ctx.conn, id, claim)
 }
 
+#[derive(diesel::QueryableByName)]
+struct ClaimRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    subject: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    idem_key: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    request_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    body_sha256: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    entry_index: i64,
+}
+
 fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, StoreError> {
     let hints: Vec<&RequestHint> = hints
         .iter()
@@ -129,7 +145,6 @@ fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, Store
             _ => None,
         })
         .collect();
-    use crate::store::schema::idempotency_keys as k;
     let ids: Vec<&str> = hints.iter().map(|h| h.request.as_str()).collect();
     let rows: Vec<(super::get::ViewRow, RuleRow)> = per_backend!(&mut *conn, c => requests::table
         .filter(requests::id.eq_any(&ids))
@@ -142,14 +157,29 @@ fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, Store
         .filter_map(|h| h.claim.as_ref().map(|(s, k)| (s.as_str(), k.as_str())))
         .unzip();
     let mut claims: std::collections::HashMap<(String, String), StoredClaim> = std::collections::HashMap::new();
-    if !keys.is_empty() {
-        // Served by the keys' primary index (subject, idem_key); pairs that only cross-match
-        // are never looked up below.
-        let found: Vec<(String, String, StoredClaim)> = per_backend!(&mut *conn, c => k::table
-            .filter(k::subject.eq_any(&subjects).and(k::idem_key.eq_any(&keys)))
-            .select((k::subject, k::idem_key, (k::action, k::request_id, k::body_sha256, k::entry_index)))
-            .load(c))?;
-        claims = found.into_iter().map(|(s, key, c)| ((s, key), c)).collect();
+    if let (false, DbConnection::Postgresql(c)) = (keys.is_empty(), &mut *conn) {
+        // Each (subject, key) pair looked up in the primary index. Not `subject = ANY(…) AND
+        // idem_key = ANY(…)`: one reviewer's keys all share the subject, and PostgreSQL read
+        // every key of the subject for it (4.4 ms a batch at 250,000 keys, a third of the
+        // writer's time).
+        use diesel::sql_types::{Array, Text};
+        let found: Vec<ClaimRow> = diesel::sql_query(
+            "SELECT k.subject, k.idem_key, k.action, k.request_id, k.body_sha256, k.entry_index \
+             FROM UNNEST($1::text[], $2::text[]) AS w(subject, idem_key) \
+             JOIN idempotency_keys k ON k.subject = w.subject AND k.idem_key = w.idem_key",
+        )
+        .bind::<Array<Text>, _>(&subjects)
+        .bind::<Array<Text>, _>(&keys)
+        .load(c)?;
+        claims = found
+            .into_iter()
+            .map(|r| {
+                (
+                    (r.subject, r.idem_key),
+                    (r.action, r.request_id, r.body_sha256, r.entry_index),
+                )
+            })
+            .collect();
     }
     Ok(Prefetched(
         hints
