@@ -449,15 +449,18 @@ async fn concurrent_submissions_with_one_idempotency_key_record_once_and_replay_
 
 /// Submissions that land in one batch each see the requests recorded before them: on
 /// PostgreSQL one read serves a batch's submissions, but never two of one order. Many orders
-/// submitted at once, one of them six times, and one submission sent twice under one
-/// `Idempotency-Key`: every other order is accepted, the repeated one once, the key recorded
-/// once and replayed.
+/// submitted at once, one of them six times, one used before, and one submission sent twice
+/// under one `Idempotency-Key`: every other order is accepted, the repeated one once, the used
+/// one refused, the key recorded once and replayed.
 #[tokio::test]
 async fn submissions_racing_in_one_batch_each_see_the_requests_before_them() {
     let app = spawn().await;
     let c = court(&app).await;
     let repeated = order(&c, "batch-repeated", "fraud");
     let keyed = order(&c, "batch-keyed", "fraud");
+    // An order used before the race, submitted once in it: its batch's read must find it used.
+    let used = order(&c, "batch-used", "fraud");
+    assert_eq!(submit(&app, &c.officer, &used).await.0, 201);
     type Call<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (String, u16, Value)> + 'a>>;
     let mut calls: Vec<Call<'_>> = Vec::new();
     let (app, officer) = (&app, c.officer.as_str());
@@ -472,6 +475,13 @@ async fn submissions_racing_in_one_batch_each_see_the_requests_before_them() {
             calls.push(Box::pin(async move {
                 let (s, b) = submit(app, officer, &body).await;
                 ("repeated".to_string(), s, b)
+            }));
+        }
+        if i == 12 {
+            let body = used.clone();
+            calls.push(Box::pin(async move {
+                let (s, b) = submit(app, officer, &body).await;
+                ("used".to_string(), s, b)
             }));
         }
         if i == 5 || i == 6 {
@@ -504,6 +514,17 @@ async fn submissions_racing_in_one_batch_each_see_the_requests_before_them() {
             "{b}"
         );
     }
+    let used = of("used");
+    assert_eq!(used[0].1, 422, "{:?}", used[0]);
+    assert!(
+        used[0].2["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "duplicate"),
+        "{:?}",
+        used[0]
+    );
     let keyed = of("keyed");
     let mut statuses: Vec<u16> = keyed.iter().map(|(_, s, _)| *s).collect();
     statuses.sort();

@@ -157,7 +157,7 @@ pub fn load_with_key_and_order_uses(
 pub fn load_many_with_key_and_order_uses(
     conn: &mut DbConnection,
     wanted: &[(&str, &str, &str, Option<&str>)],
-) -> Result<std::collections::HashMap<String, Option<(Authority, bool, bool)>>, StoreError> {
+) -> Result<std::collections::HashMap<String, Result<Option<(Authority, bool, bool)>, StoreError>>, StoreError> {
     use crate::store::schema::requests;
     let ids: Vec<&str> = wanted.iter().map(|w| w.0).collect();
     let kids: Vec<&str> = wanted.iter().map(|w| w.1).collect();
@@ -183,11 +183,12 @@ pub fn load_many_with_key_and_order_uses(
     for (sha, authority) in uses {
         users.entry(sha.unwrap_or_default()).or_default().push(authority);
     }
-    wanted
+    Ok(wanted
         .iter()
         .map(|&(id, kid, sha, requester)| {
+            // An issuer row that does not convert fails its own submission only.
             let answer = match rows.get(id) {
-                None => None,
+                None => Ok(None),
                 Some(row) => {
                     let key = keys.get(&(id.to_string(), kid.to_string())).cloned();
                     let keys = key.and_then(|k| key_from_row(k).ok()).into_iter().collect();
@@ -195,12 +196,12 @@ pub fn load_many_with_key_and_order_uses(
                     let by = users.get(sha).map(Vec::as_slice).unwrap_or_default();
                     let other = by.iter().any(|a| a != requester);
                     let same = by.iter().any(|a| a == requester);
-                    Some((authority_from_row(row.clone(), keys)?, other, same))
+                    authority_from_row(row.clone(), keys).map(|a| Some((a, other, same)))
                 }
             };
-            Ok((sha.to_string(), answer))
+            (sha.to_string(), answer)
         })
-        .collect()
+        .collect())
 }
 
 /// Rule V12's question alone, for a submission whose issuer is unknown (otherwise

@@ -31,12 +31,19 @@ fn authority_facts(conn: &mut DbConnection, id: &str) -> Result<Option<Authority
 
 /// The answers of one read for every hinted submission of a batch, by order digest; each is
 /// taken once.
-struct SubmissionReads(std::collections::HashMap<String, Option<(authorities::Authority, bool, bool)>>);
+#[allow(clippy::type_complexity)]
+struct SubmissionReads(
+    std::collections::HashMap<String, Result<Option<(authorities::Authority, bool, bool)>, StoreError>>,
+);
+
+/// Submissions on offer in a batch from which one read serves them: it costs three
+/// statements, against one per submission.
+const BATCH_READ_MIN: usize = 4;
 
 /// [`authorities::load_with_key_and_order_uses`] inside the operation of a submission appended
-/// with a [`SubmissionHint`]: on PostgreSQL, the first such operation of a batch reads the
-/// answers of all of them (three statements) and each takes its own, instead of one round
-/// trip each under the head lock. SQLite, in process, reads each.
+/// with a [`SubmissionHint`]: on PostgreSQL, the first such operation of a batch that offers at
+/// least [`BATCH_READ_MIN`] reads the answers of all of them (three statements) and each takes
+/// its own, instead of one round trip each under the head lock. SQLite, in process, reads each.
 fn issuer_with_order_uses(
     ctx: &mut AppendCtx<'_>,
     issuer: &str,
@@ -51,6 +58,13 @@ fn issuer_with_order_uses(
             matches!(h, Hint::Submission(s) if s.order_sha256 == order_sha256
                 && s.issuer == issuer && s.kid == kid && s.requester.as_deref() == requester)
         });
+    let offered = ctx
+        .reads
+        .hints()
+        .iter()
+        .filter(|h| matches!(h, Hint::Submission(_)))
+        .count();
+    let hinted = hinted && offered >= BATCH_READ_MIN;
     if hinted && ctx.reads.memo::<SubmissionReads>().is_none() {
         let wanted: Vec<(&str, &str, &str, Option<&str>)> = ctx
             .reads
@@ -72,7 +86,7 @@ fn issuer_with_order_uses(
     if hinted {
         if let Some(SubmissionReads(answers)) = ctx.reads.memo::<SubmissionReads>() {
             if let Some(answer) = answers.remove(order_sha256) {
-                return Ok(answer);
+                return answer;
             }
         }
     }

@@ -86,6 +86,10 @@ pub(super) fn read_current(
 /// What [`read_current`] answers for one request.
 pub(super) type CurrentRow = Option<((super::get::ViewRow, RuleRow), Option<StoredClaim>)>;
 
+/// Transitions on offer in a batch from which one read serves them: it costs two statements,
+/// against one per transition.
+const BATCH_READ_MIN: usize = 3;
+
 /// The answers of one read for every hinted transition of a batch (see
 /// [`crate::store::BatchReads`]), by request id, with the claim each was read for; each is
 /// taken once, so a second operation on a request would read it afresh (the batch offers no
@@ -93,15 +97,22 @@ pub(super) type CurrentRow = Option<((super::get::ViewRow, RuleRow), Option<Stor
 struct Prefetched(std::collections::HashMap<String, (Option<(String, String)>, CurrentRow)>);
 
 /// [`read_current`] inside an append operation appended with a [`RequestHint`]: on
-/// PostgreSQL, the first such operation of a batch reads the rows of all of them (requests
-/// and claims, two statements), and each takes its own; a batch of 32 transitions makes 2
+/// PostgreSQL, the first such operation of a batch that offers at least [`BATCH_READ_MIN`]
+/// reads the rows of all of them (requests and claims, two statements), and each takes its own; a batch of 32 transitions makes 2
 /// reads instead of 32 round trips under the head lock. SQLite, in process, reads each.
 pub(super) fn read_current_in(
     ctx: &mut AppendCtx<'_>,
     id: &str,
     claim: Option<&Claim<'_>>,
 ) -> Result<CurrentRow, StoreError> {
+    let offered = ctx
+        .reads
+        .hints()
+        .iter()
+        .filter(|h| matches!(h, Hint::Transition(_)))
+        .count();
     let hinted = matches!(ctx.conn, DbConnection::Postgresql(_))
+        && offered >= BATCH_READ_MIN
         && ctx
             .reads
             .hints()
@@ -137,7 +148,11 @@ struct ClaimRow {
     entry_index: i64,
 }
 
+/// PostgreSQL's batch read (SQLite reads per operation: see [`read_current_in`]).
 fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, StoreError> {
+    let DbConnection::Postgresql(c) = conn else {
+        return Err(StoreError::Io("a batch read runs on PostgreSQL only".into()));
+    };
     let hints: Vec<&RequestHint> = hints
         .iter()
         .filter_map(|h| match h {
@@ -146,10 +161,10 @@ fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, Store
         })
         .collect();
     let ids: Vec<&str> = hints.iter().map(|h| h.request.as_str()).collect();
-    let rows: Vec<(super::get::ViewRow, RuleRow)> = per_backend!(&mut *conn, c => requests::table
+    let rows: Vec<(super::get::ViewRow, RuleRow)> = requests::table
         .filter(requests::id.eq_any(&ids))
         .select((super::get::VIEW_COLUMNS, RULE_COLUMNS))
-        .load(c))?;
+        .load(c)?;
     let mut rows: std::collections::HashMap<String, (super::get::ViewRow, RuleRow)> =
         rows.into_iter().map(|r| (r.0 .0.clone(), r)).collect();
     let (subjects, keys): (Vec<&str>, Vec<&str>) = hints
@@ -157,7 +172,7 @@ fn prefetch(conn: &mut DbConnection, hints: &[Hint]) -> Result<Prefetched, Store
         .filter_map(|h| h.claim.as_ref().map(|(s, k)| (s.as_str(), k.as_str())))
         .unzip();
     let mut claims: std::collections::HashMap<(String, String), StoredClaim> = std::collections::HashMap::new();
-    if let (false, DbConnection::Postgresql(c)) = (keys.is_empty(), &mut *conn) {
+    if !keys.is_empty() {
         // Each (subject, key) pair looked up in the primary index. Not `subject = ANY(…) AND
         // idem_key = ANY(…)`: one reviewer's keys all share the subject, and PostgreSQL read
         // every key of the subject for it (4.4 ms a batch at 250,000 keys, a third of the
