@@ -51,18 +51,19 @@ impl EntryKind {
     }
 }
 
-/// One ledger entry. Field order here is irrelevant: the canonical bytes sort members.
+/// One ledger entry. The fields are declared in canonical order (RFC 8785 §3.2.3: members
+/// sorted by name), so that serde_json writes them as JCS does: see [`jcs`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    pub v: u8,
     pub index: u64,
-    pub prev: String,
-    pub time: String,
     pub kind: String,
-    pub subject: Option<String>,
+    pub prev: String,
     pub public: Map<String, Value>,
     pub sealed: Option<String>,
+    pub subject: Option<String>,
+    pub time: String,
+    pub v: u8,
 }
 
 impl Entry {
@@ -75,7 +76,7 @@ impl Entry {
         if self.public.values().any(has_float) {
             return Err(LedgerError::FloatInEntry);
         }
-        serde_json_canonicalizer::to_vec(self).map_err(|e| LedgerError::MalformedJson(e.to_string()))
+        jcs(self)
     }
 
     /// Parses stored canonical bytes and checks that they *are* canonical: re-serialising the
@@ -129,6 +130,23 @@ pub fn canonicalize(value: &Value) -> Result<Vec<u8>, LedgerError> {
     if has_float(value) {
         return Err(LedgerError::FloatInEntry);
     }
+    jcs(value)
+}
+
+/// RFC 8785 canonical bytes of a value without floating-point numbers (both callers refuse
+/// them first). serde_json writes most such values exactly as JCS does: its maps keep their
+/// members sorted by the bytes of their names, integers are digits, and its string escapes are
+/// `JSON.stringify`'s (§3.2.2.2). Where it does not (a name whose UTF-8 order is not its
+/// UTF-16 order, an integer beyond 2^53 − 1), the single-pass check refuses its bytes and
+/// `serde_json_canonicalizer` writes them instead. A value has one canonical form, so bytes
+/// the check accepts are the library's bytes; serde_json's are the cheap way to them: the
+/// writer canonicalises every entry and every sealed detail under the head lock, and the
+/// library spends five times as long (it buffers and re-encodes each member's name to sort).
+fn jcs<T: Serialize>(value: &T) -> Result<Vec<u8>, LedgerError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| LedgerError::MalformedJson(e.to_string()))?;
+    if super::canonical_check::is_canonical(&bytes) {
+        return Ok(bytes);
+    }
     serde_json_canonicalizer::to_vec(value).map_err(|e| LedgerError::MalformedJson(e.to_string()))
 }
 
@@ -155,7 +173,112 @@ pub fn parse_instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     (t.nanosecond() < 1_000_000_000).then(|| t.with_timezone(&chrono::Utc))
 }
 
-/// Formats an instant the way entries carry it.
+/// Formats an instant the way entries carry it: `YYYY-MM-DDTHH:MM:SS.mmmZ` (24 bytes).
 pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    // Digit by digit: chrono's `format` interprets its pattern on every call, and the writer
+    // formats several instants per operation under the head lock. Years outside four digits
+    // and leap seconds (which the clock never reads) take chrono's way.
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 3, nanos / 1_000_000);
+    out.iter().map(|&b| b as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn library(v: &impl Serialize) -> Vec<u8> {
+        serde_json_canonicalizer::to_vec(v).unwrap()
+    }
+
+    #[test]
+    fn times_are_formatted_as_chrono_formats_them() {
+        use chrono::TimeZone;
+        let chrono_way = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let mut t = chrono::Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap();
+        // Steps of a prime number of milliseconds reach every field's every digit.
+        for _ in 0..20_000 {
+            assert_eq!(format_time(t), chrono_way(t));
+            t += chrono::Duration::milliseconds(7_919_999_993);
+        }
+        for t in [
+            chrono::Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap() + chrono::Duration::milliseconds(999),
+            chrono::Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(-1, 1, 1, 0, 0, 0).unwrap(),
+            chrono::Utc.with_ymd_and_hms(2026, 12, 1, 4, 5, 6).unwrap() + chrono::Duration::microseconds(789_999),
+        ] {
+            assert_eq!(format_time(t), chrono_way(t));
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_the_libraries_for_every_kind_of_value() {
+        let values = [
+            json!({}),
+            json!([]),
+            json!(null),
+            json!({ "b": [true, false, null], "a": { "z": 1, "y": -1, "": 0 } }),
+            json!({ "controls": "\u{0}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}", "quote": "\"\\/" }),
+            json!({ "text": "é ü 日本 😀 \u{2028}\u{2029}", "ключ": "значение" }),
+            // UTF-8 sorts U+E000 after U+1F600, UTF-16 before: the library must decide.
+            json!({ "\u{e000}": 1, "😀": 2, "a": 3 }),
+            json!({ "max": 9007199254740991_u64, "min": -9007199254740991_i64 }),
+            // Beyond I-JSON's integers: the library rounds them as a float would.
+            json!({ "big": 9007199254740993_u64, "neg": -9007199254740993_i64, "u": u64::MAX }),
+            json!({ "deep": [[[{ "x": [1, [2, [3]]] }]]] }),
+        ];
+        for v in &values {
+            assert_eq!(canonicalize(v).unwrap(), library(v), "{v}");
+        }
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            index: 42,
+            kind: "request.received".into(),
+            prev: "ab".repeat(32),
+            public: json!({ "country": "DE", "identifiers": 2, "data_categories": ["ip_address"] })
+                .as_object()
+                .cloned()
+                .unwrap(),
+            sealed: Some("cd".repeat(32)),
+            subject: Some("0193a5b2-7c1d-7000-8000-000000000000".into()),
+            time: "2026-12-01T04:00:00.000Z".into(),
+            v: 1,
+        }
+    }
+
+    #[test]
+    fn an_entry_is_canonicalised_by_serde_json_without_the_librarys_help() {
+        let e = entry();
+        let plain = serde_json::to_vec(&e).unwrap();
+        // The cheap path is taken: the fields are declared in canonical order and the maps
+        // are sorted (serde_json without `preserve_order`).
+        assert!(crate::ledger::canonical_check::is_canonical(&plain));
+        assert_eq!(e.canonical_bytes().unwrap(), library(&e));
+        let mut odd = entry();
+        odd.subject = None;
+        odd.sealed = None;
+        odd.public = json!({ "\u{e000}": "x", "😀": "y" }).as_object().cloned().unwrap();
+        assert_eq!(odd.canonical_bytes().unwrap(), library(&odd));
+    }
 }
