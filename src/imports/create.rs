@@ -68,7 +68,7 @@ fn parse(body: &[u8], ndjson: bool) -> Result<Vec<Parsed>, AppError> {
     let mut errors = Vec::new();
     let mut parsed = Vec::with_capacity(values.len());
     for (n, v) in values {
-        let canonical = serde_json_canonicalizer::to_vec(&v).map_err(AppError::internal)?;
+        let canonical = crate::ledger::entry::jcs(&v).map_err(AppError::internal)?;
         match body::typed::<ImportRecord>(v, &format!("records[{n}]")) {
             Ok(record) => {
                 errors.extend(record.check(n));

@@ -70,7 +70,7 @@ pub fn scope_sha256(r: &SubmitRequest) -> String {
         }
     }
     // Strings, booleans, arrays and objects only: canonicalisation cannot fail.
-    let canonical = serde_json_canonicalizer::to_vec(&without_nulls(body)).unwrap_or_default();
+    let canonical = crate::ledger::entry::jcs(&without_nulls(body)).unwrap_or_default();
     hex::encode(Sha256::digest(canonical))
 }
 
