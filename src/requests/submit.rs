@@ -52,19 +52,11 @@ fn issuer_with_order_uses(
     not_this: &str,
     requester: Option<&str>,
 ) -> Result<Option<(authorities::Authority, bool, bool)>, StoreError> {
-    let hinted = matches!(ctx.conn, DbConnection::Postgresql(_))
-        && not_this.is_empty()
-        && ctx.reads.hints().iter().any(|h| {
+    let hinted = not_this.is_empty()
+        && ctx.reads.worth_one_read(ctx.conn, BATCH_READ_MIN, |h| {
             matches!(h, Hint::Submission(s) if s.order_sha256 == order_sha256
                 && s.issuer == issuer && s.kid == kid && s.requester.as_deref() == requester)
         });
-    let offered = ctx
-        .reads
-        .hints()
-        .iter()
-        .filter(|h| matches!(h, Hint::Submission(_)))
-        .count();
-    let hinted = hinted && offered >= BATCH_READ_MIN;
     if hinted && ctx.reads.memo::<SubmissionReads>().is_none() {
         let wanted: Vec<(&str, &str, &str, Option<&str>)> = ctx
             .reads

@@ -105,19 +105,11 @@ pub(super) fn read_current_in(
     id: &str,
     claim: Option<&Claim<'_>>,
 ) -> Result<CurrentRow, StoreError> {
-    let offered = ctx
-        .reads
-        .hints()
-        .iter()
-        .filter(|h| matches!(h, Hint::Transition(_)))
-        .count();
-    let hinted = matches!(ctx.conn, DbConnection::Postgresql(_))
-        && offered >= BATCH_READ_MIN
-        && ctx
-            .reads
-            .hints()
-            .iter()
-            .any(|h| matches!(h, Hint::Transition(t) if t.request == id));
+    let hinted = ctx.reads.worth_one_read(
+        ctx.conn,
+        BATCH_READ_MIN,
+        |h| matches!(h, Hint::Transition(t) if t.request == id),
+    );
     if hinted && ctx.reads.memo::<Prefetched>().is_none() {
         let memo = prefetch(ctx.conn, ctx.reads.hints())?;
         ctx.reads.set_memo(memo);

@@ -185,6 +185,17 @@ impl BatchReads {
         &self.hints
     }
 
+    /// Whether the operation whose own hint is the one `mine` matches should be served by one
+    /// read for the batch: only on PostgreSQL (where each read under the head lock is a round
+    /// trip; SQLite reads in process) and only when at least `min` hints of its kind are on
+    /// offer (below that, the operation's own combined read is cheaper).
+    pub fn worth_one_read(&self, conn: &DbConnection, min: usize, mine: impl Fn(&Hint) -> bool) -> bool {
+        let Some(own) = self.hints.iter().find(|h| mine(h)) else {
+            return false;
+        };
+        matches!(conn, DbConnection::Postgresql(_)) && self.hints.iter().filter(|h| h.same_kind(own)).count() >= min
+    }
+
     /// The memo the operations left, if it is a `T`.
     pub fn memo<T: 'static>(&mut self) -> Option<&mut T> {
         self.memo.as_mut()?.downcast_mut()
