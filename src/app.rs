@@ -192,6 +192,7 @@ impl Application {
             metrics,
             reports: Default::default(),
             verified_tokens: Default::default(),
+            order_keys: Default::default(),
             replica,
         });
         let route_table = web::Data::new(crate::methods::Routes::from_openapi(&crate::openapi::api()));

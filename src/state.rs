@@ -31,6 +31,8 @@ pub struct AppState {
     pub cosigning: crate::cosigning::Cosigning,
     /// Tokens already verified, until they expire (statuses are still read on every call).
     pub verified_tokens: crate::auth::VerifiedTokens,
+    /// Order-signing keys as last read, for the signature check before the head lock.
+    pub order_keys: crate::requests::order_keys::OrderKeys,
     /// A hot standby for reads (`--read-database-url`), when one is configured.
     pub replica: Option<crate::replica::Replica>,
 }

@@ -11,6 +11,7 @@ pub mod history;
 pub mod identifiers;
 pub mod list;
 pub mod notification;
+pub mod order_keys;
 pub mod order_statement;
 pub mod submit;
 pub mod sweep;
