@@ -19,7 +19,8 @@
 //! Phases run one after the other, each with `--clients` concurrent callers: submit
 //! (`request.received` + `request.validated`/`rejected`), decide (approve, or withdraw),
 //! disclose (accounts and values per category), notify (and validate emergencies). A call
-//! answered 429 or 503 is retried with the same `Idempotency-Key`.
+//! answered 429 or 503 is retried with the same `Idempotency-Key`. The courts sign their
+//! orders before the submit phase's clock starts, as they would on their own machines.
 //!
 //! Prints, per phase, calls/s and durable entries/s (entries acknowledged with a receipt over
 //! the phase's wall time), the CPU time the server and the driver spent per call (steadier
@@ -151,6 +152,8 @@ struct Shared {
     vkey: String,
     reviewer: String,
     courts: Vec<Court>,
+    /// Each job's signed submission body ([`sign_orders`]).
+    orders: Vec<Arc<[u8]>>,
     /// Verified checkpoints: note → (size, root).
     checkpoints: Mutex<HashMap<String, (u64, Hash)>>,
     /// Acknowledged entries: (index, leaf hash).
@@ -208,17 +211,22 @@ impl Shared {
 
     /// POSTs with an `Idempotency-Key`, retrying 429 and 503 (and a lost answer) with the
     /// same key; the latency is the last attempt's.
-    async fn post(&self, endpoint: &'static str, path: &str, token: &str, body: &Value, key: &str) -> (u16, Value) {
+    async fn post(&self, endpoint: &'static str, path: &str, token: &str, body: &Body, key: &str) -> (u16, Value) {
         loop {
             let started = Instant::now();
-            let sent = self
+            let request = self
                 .http
                 .post(format!("{}{path}", self.base))
                 .bearer_auth(token)
-                .header("Idempotency-Key", key)
-                .json(body)
-                .send()
-                .await;
+                .header("Idempotency-Key", key);
+            let sent = match body {
+                Body::Json(v) => request.json(v),
+                Body::Signed(bytes) => request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(bytes.to_vec()),
+            }
+            .send()
+            .await;
             let (status, value) = match sent {
                 Ok(r) => {
                     let status = r.status().as_u16();
@@ -270,10 +278,43 @@ fn order(court: &Court, job: &Job) -> Value {
     .expect("a complete request body")
 }
 
-/// The calls of one phase for one job: `(endpoint, path, token, body, expected status)`.
-type Call = (&'static str, String, String, Value, u16);
+/// The body of a call: JSON, or the bytes of an order its court signed before the clock.
+enum Body {
+    Json(Value),
+    Signed(Arc<[u8]>),
+}
 
-fn calls(shared: &Shared, phase: usize, job: &Job) -> Vec<Call> {
+/// The calls of one phase for one job: `(endpoint, path, token, body, expected status)`.
+type Call = (&'static str, String, String, Body, u16);
+
+/// Every job's submission body, signed by its court, in job order. Done before the submit
+/// phase's clock starts: a court signs its orders on its own machine, not on the ledger's, so
+/// the phase measures the ledger (and the driver's HTTP), not the courts' Ed25519 signing.
+fn sign_orders(courts: &[Court], jobs: &[Job]) -> Vec<Arc<[u8]>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|job| {
+                            let body = order(&courts[job.country], job);
+                            Arc::from(serde_json::to_vec(&body).expect("JSON"))
+                        })
+                        .collect::<Vec<Arc<[u8]>>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a signing thread"))
+            .collect()
+    })
+}
+
+fn calls(shared: &Shared, phase: usize, n: usize, job: &Job) -> Vec<Call> {
     let court = &shared.courts[job.country];
     let id = job.id.lock().unwrap().clone();
     let r = &shared.reviewer;
@@ -282,29 +323,29 @@ fn calls(shared: &Shared, phase: usize, job: &Job) -> Vec<Call> {
             "POST /v1/requests",
             "/v1/requests".into(),
             court.officer.clone(),
-            order(court, job),
+            Body::Signed(shared.orders[n].clone()),
             if fate == Fate::Rejected { 422 } else { 201 },
         )],
         (1, Fate::Fulfilled { .. }, Some(id)) => vec![(
             "POST decision",
             format!("/v1/requests/{id}/decision"),
             r.clone(),
-            json!({ "decision": "approve" }),
+            Body::Json(json!({ "decision": "approve" })),
             200,
         )],
         (1, Fate::Withdrawn, Some(id)) => vec![(
             "POST withdraw",
             format!("/v1/requests/{id}/withdraw"),
             court.officer.clone(),
-            json!({}),
+            Body::Json(json!({})),
             200,
         )],
         (2, Fate::Fulfilled { accounts, .. }, Some(id)) => vec![(
             "POST disclosure",
             format!("/v1/requests/{id}/disclosure"),
             r.clone(),
-            json!({ "outcome": "fully_produced", "accounts_affected": accounts,
-                    "values": { "ip_address": accounts, "phone_number": accounts } }),
+            Body::Json(json!({ "outcome": "fully_produced", "accounts_affected": accounts,
+                    "values": { "ip_address": accounts, "phone_number": accounts } })),
             200,
         )],
         (3, Fate::Fulfilled { emergency, delayed, .. }, Some(id)) => {
@@ -313,11 +354,11 @@ fn calls(shared: &Shared, phase: usize, job: &Job) -> Vec<Call> {
                 "POST notification",
                 format!("/v1/requests/{id}/notification"),
                 r.clone(),
-                if delayed {
+                Body::Json(if delayed {
                     json!({ "action": "delay", "until": until, "basis": "ongoing investigation" })
                 } else {
                     json!({ "action": "send" })
-                },
+                }),
                 200,
             )];
             if emergency {
@@ -325,7 +366,7 @@ fn calls(shared: &Shared, phase: usize, job: &Job) -> Vec<Call> {
                     "POST emergency-validation",
                     format!("/v1/requests/{id}/emergency-validation"),
                     r.clone(),
-                    json!({ "validated": true }),
+                    Body::Json(json!({ "validated": true })),
                     200,
                 ));
             }
@@ -342,7 +383,7 @@ async fn caller(shared: Arc<Shared>, jobs: Arc<Vec<Job>>, next: Arc<AtomicUsize>
     loop {
         let n = next.fetch_add(1, Ordering::Relaxed);
         let Some(job) = jobs.get(n) else { return calls_made };
-        for (i, (endpoint, path, token, body, expected)) in calls(&shared, phase, job).into_iter().enumerate() {
+        for (i, (endpoint, path, token, body, expected)) in calls(&shared, phase, n, job).into_iter().enumerate() {
             let key = format!("{}-{phase}-{i}", job.tag);
             let (status, answer) = shared.post(endpoint, &path, &token, &body, &key).await;
             calls_made += 1;
@@ -513,12 +554,20 @@ async fn main() {
         started.elapsed().as_secs_f64(),
         jobs.len()
     );
+    let signing = Instant::now();
+    let orders = sign_orders(&courts, &jobs);
+    println!(
+        "  {} orders signed by their courts in {:.1} s, before the clock",
+        orders.len(),
+        signing.elapsed().as_secs_f64()
+    );
     let shared = Arc::new(Shared {
         base: server.base.clone(),
         http,
         vkey,
         reviewer,
         courts,
+        orders,
         checkpoints: Mutex::new(HashMap::new()),
         acked: Mutex::new(Vec::new()),
         latencies: Mutex::new(BTreeMap::new()),
