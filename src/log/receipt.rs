@@ -152,8 +152,31 @@ impl EntryReceipt {
         note: String,
         cosignatures: Vec<String>,
     ) -> Result<Self, AppError> {
-        // The stored hashes the proofs read: from the writer's recent ones in memory, and
-        // only those not there from the database (see `store::RecentHashes`).
+        // A receipt for entries just appended finds every stored hash its proofs read among
+        // the writer's recent ones: proven from there in one pass.
+        let recent = state.sequencer.recent_hashes();
+        let from_memory = items
+            .iter()
+            .map(|(index, _)| merkle::inclusion_proof(*index, size, recent))
+            .collect::<Result<Vec<_>, _>>();
+        if let Ok(proofs) = from_memory {
+            let entries = items
+                .into_iter()
+                .zip(proofs)
+                .map(|((index, leaf_hash), proof)| ReceiptEntry {
+                    index,
+                    leaf_hash,
+                    inclusion_proof: proof.iter().map(hex_hash).collect(),
+                })
+                .collect();
+            return Ok(Self {
+                entries,
+                checkpoint: note,
+                cosignatures,
+            });
+        }
+        // Otherwise the stored hashes the proofs read: from the writer's recent ones in
+        // memory, and only those not there from the database (see `store::RecentHashes`).
         let wanted = wanted_indexes(|r| {
             for (index, _) in &items {
                 let _ = merkle::inclusion_proof(*index, size, r);

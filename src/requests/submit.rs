@@ -645,13 +645,21 @@ pub(super) fn field_error(f: &Failure) -> FieldError {
 /// 201 (or 200 for a replay) when the request passed validation, else 422 problem+json with
 /// the failed rules and the same `request` and `receipt` members.
 pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: EntryReceipt, replay: bool) -> HttpResponse {
+    if view.status != "rejected" {
+        // Written straight from the structs, not through a `Value` first.
+        let status = if replay {
+            actix_web::http::StatusCode::OK
+        } else {
+            actix_web::http::StatusCode::CREATED
+        };
+        return HttpResponse::build(status)
+            .content_type("application/json")
+            .json(RequestRecorded { request: view, receipt });
+    }
     let (status, body) = respond_parts(view, errors, receipt, replay);
-    let content_type = if status.is_success() {
-        "application/json"
-    } else {
-        "application/problem+json"
-    };
-    HttpResponse::build(status).content_type(content_type).json(body)
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(body)
 }
 
 /// The status and body of [`respond`]: 201 (200 for a replay) with the request and its

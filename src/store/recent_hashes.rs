@@ -66,18 +66,36 @@ impl RecentHashes {
         let mut found = HashMap::with_capacity(indexes.len());
         let mut missing = Vec::new();
         for &i in indexes {
-            let hit = i
-                .checked_sub(w.start)
-                .and_then(|k| w.hashes.get(k as usize))
-                .or_else(|| w.frontier.get(&i));
-            match hit {
+            match w.get(i) {
                 Some(h) => {
-                    found.insert(i, *h);
+                    found.insert(i, h);
                 }
                 None => missing.push(i),
             }
         }
         (found, missing)
+    }
+}
+
+impl Window {
+    fn get(&self, i: u64) -> Option<Hash> {
+        i.checked_sub(self.start)
+            .and_then(|k| self.hashes.get(k as usize))
+            .or_else(|| self.frontier.get(&i))
+            .copied()
+    }
+}
+
+/// Reads only what is here: any stored hash that is not fails the whole read with
+/// `IndexesNotInTree`, so a caller can prove from memory in one pass and fall back to the
+/// database when that fails.
+impl tlog_tiles::HashReader for RecentHashes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let w = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        indexes
+            .iter()
+            .map(|&i| w.get(i).ok_or(tlog_tiles::Error::IndexesNotInTree))
+            .collect()
     }
 }
 
@@ -112,6 +130,33 @@ mod tests {
         assert_eq!(missing, vec![20]);
         r.forget();
         assert_eq!(r.lookup(&[21]).1, vec![21]);
+    }
+
+    /// Proofs read from the window are the tree's own; one that needs a hash no longer (or
+    /// not yet) here fails instead of reading anything else.
+    #[test]
+    fn a_proof_from_the_window_is_the_trees_or_none() {
+        use crate::ledger::merkle::{self, MemoryHashes};
+        use sha2::Digest;
+        let mut tree = MemoryHashes::new();
+        for i in 0..300u32 {
+            tree.push(Hash(sha2::Sha256::digest(i.to_be_bytes()).into())).unwrap();
+        }
+        let size = tree.size();
+        let stored = tree.stored();
+        let all = RecentHashes::default();
+        all.committed(0, stored, &HashMap::new(), true);
+        for index in [0, 1, 150, 298, 299] {
+            assert_eq!(
+                merkle::inclusion_proof(index, size, &all).unwrap(),
+                merkle::inclusion_proof(index, size, &tree).unwrap(),
+                "leaf {index}"
+            );
+        }
+        let newest = RecentHashes::default();
+        let from = stored.len() - 40;
+        newest.committed(from as u64, &stored[from..], &HashMap::new(), true);
+        assert!(merkle::inclusion_proof(0, size, &newest).is_err());
     }
 
     #[test]
