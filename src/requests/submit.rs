@@ -206,15 +206,16 @@ pub(super) struct Submission {
 }
 
 /// Before the head lock: verifies the order's signature with the issuing authority's key
-/// `kid` and returns that key's JWK when it verifies. The key comes from
-/// [`AppState::order_keys`], or is read on the blocking pool and kept there. Under the lock
-/// the key is read again; only if it is the same JWK is the verification not repeated, so a
-/// key changed in between (or kept from before a change) is judged afresh. Everything else
-/// of V3 (validity windows, revocation) is judged under the lock.
+/// `kid` and returns that key's JWK when it verifies. The key is the one kept in
+/// [`AppState::order_keys`] when the signature verifies with it; otherwise it is read on the
+/// blocking pool (and kept). Under the lock the key is read again; only if it is the same JWK
+/// is the verification not repeated, so a key changed in between (or kept from before a
+/// change) is judged afresh. Everything else of V3 (validity windows, revocation) is judged
+/// under the lock.
 ///
-/// The verification itself runs on the async worker: one Ed25519 check of a statement of
-/// bounded size (a hash of the order's scope, not the body), about 50 µs, less than handing
-/// it to the blocking pool costs.
+/// The verification itself runs on the async worker: one signature check of a statement of
+/// bounded size (a hash of the order's scope, not the body; Ed25519 about 50 µs here), less
+/// than handing it to the blocking pool costs.
 pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -> Result<Option<Value>, AppError> {
     let (Some(issuer), Some(order)) = (body.issuing_authority.clone(), body.order.clone()) else {
         return Ok(None);
@@ -222,17 +223,17 @@ pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -
     let Ok(statement) = super::order_statement::statement(state.signer.origin(), body) else {
         return Ok(None);
     };
-    let key = match state.order_keys.get(&issuer, &order.kid) {
-        Some(key) => key,
-        None => {
-            let (i, kid) = (issuer.clone(), order.kid.clone());
-            let Some(key) = state.read(move |conn| Ok(order_key(conn, &i, &kid)?)).await? else {
-                return Ok(None);
-            };
-            state.order_keys.put(&issuer, &order.kid, key.clone());
-            key
+    if let Some(key) = state.order_keys.get(&issuer, &order.kid) {
+        if super::validate::signature_valid(&key, statement.as_bytes(), &order.signature) {
+            return Ok(Some(key.jwk));
         }
+        // Not with the key kept: read it again, in case it is no longer the stored one.
+    }
+    let (i, kid) = (issuer.clone(), order.kid.clone());
+    let Some(key) = state.read(move |conn| Ok(order_key(conn, &i, &kid)?)).await? else {
+        return Ok(None);
     };
+    state.order_keys.put(&issuer, &order.kid, key.clone());
     Ok(super::validate::signature_valid(&key, statement.as_bytes(), &order.signature).then_some(key.jwk))
 }
 
