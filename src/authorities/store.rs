@@ -177,6 +177,11 @@ pub fn load_many_with_key_and_order_uses(
     let uses: Vec<(Option<String>, String)> = crate::store::per_backend!(&mut *conn, c => requests::table
         .filter(requests::order_sha256.eq_any(&shas))
         .filter(requests::status.ne("rejected"))
+        // Planned afresh on every call (a literal makes diesel send it unnamed): the writer's
+        // connection otherwise keeps a generic plan made while `requests` was nearly empty, a
+        // sequential scan, until the table's next `ANALYZE` (12.3 ms a call over 3,004
+        // batches in one PostgreSQL load replay, against 0.2–0.8 ms by `requests_by_order`).
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE"))
         .select((requests::order_sha256, requests::authority_id))
         .load(c))?;
     let mut users: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
