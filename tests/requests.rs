@@ -181,6 +181,54 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     );
 }
 
+/// A retry is answered with the first answer even when its own operation cannot run: here
+/// another connection holds SQLite's write lock, so the writer's batch fails after its busy
+/// timeout (503 for a submission never recorded), while reads go on. Retries come exactly
+/// when the writer is in trouble.
+#[tokio::test]
+async fn a_retry_replays_the_first_answer_even_when_the_writer_cannot_write() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn().await;
+    if disclosure_ledger::store::is_postgres(&app.database_url) {
+        return;
+    }
+    let c = court(&app).await;
+    let body = order(&c, "order-locked", "fraud");
+    let send = || {
+        app.client
+            .post(app.url("/v1/requests"))
+            .bearer_auth(&c.officer)
+            .header("Idempotency-Key", "k-locked")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let before = app.get_json("/v1/log/entries?limit=1000").await["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    let mut lock = disclosure_ledger::store::establish(&app.database_url).unwrap();
+    lock.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let fresh = order(&c, "order-locked-2", "fraud");
+    let (again, new) = tokio::join!(send(), submit(&app, &c.officer, &fresh));
+    lock.batch_execute("ROLLBACK").unwrap();
+    // A submission that was never recorded is refused as a passing unavailability.
+    assert_eq!(new.0, 503, "{}", new.1);
+    let again = again.unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["request"]["id"], first["request"]["id"]);
+    check_receipt(&app, &again["receipt"]).await;
+    let after = app.get_json("/v1/log/entries?limit=1000").await["entries"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "the retry appended nothing");
+}
+
 #[tokio::test]
 async fn only_officers_submit_and_officers_see_only_their_own_authority() {
     let app = spawn().await;

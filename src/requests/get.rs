@@ -127,6 +127,8 @@ pub(super) fn entry_leaves(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64
 }
 
 /// The first answer for `(authority, key)` when the body is the same; 409 when it is not.
+/// Read from the primary, never a standby: it answers a write, whose first answer another
+/// process may have recorded a moment ago.
 pub(super) async fn replay(
     state: &AppState,
     authority: &str,
@@ -135,7 +137,7 @@ pub(super) async fn replay(
 ) -> Result<Option<HttpResponse>, AppError> {
     let (authority, key) = (authority.to_string(), key.to_string());
     let found: Option<(String, String)> = state
-        .read_at_least(0, move |conn| {
+        .read(move |conn| {
             Ok(requests::table
                 .filter(
                     requests::authority_id
@@ -161,7 +163,7 @@ pub(super) async fn replay(
         ));
     }
     let (view, failures, leaves) = state
-        .read_at_least(0, move |conn| {
+        .read(move |conn| {
             let (view, failures) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
             Ok((view, failures, entry_leaves(conn, &id)?))
         })

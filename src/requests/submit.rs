@@ -214,8 +214,8 @@ pub(super) struct Submission {
 /// under the lock.
 ///
 /// The verification itself runs on the async worker: one signature check of a statement of
-/// bounded size (a hash of the order's scope, not the body; Ed25519 about 50 µs here), less
-/// than handing it to the blocking pool costs.
+/// bounded size (a hash of the order's scope, not the body; Ed25519 about 50 µs here, ES256
+/// a few times that), less than handing it to the blocking pool costs.
 pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -> Result<Option<Value>, AppError> {
     let (Some(issuer), Some(order)) = (body.issuing_authority.clone(), body.order.clone()) else {
         return Ok(None);
@@ -223,9 +223,10 @@ pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -
     let Ok(statement) = super::order_statement::statement(state.signer.origin(), body) else {
         return Ok(None);
     };
-    if let Some(key) = state.order_keys.get(&issuer, &order.kid) {
-        if super::validate::signature_valid(&key, statement.as_bytes(), &order.signature) {
-            return Ok(Some(key.jwk));
+    let kept = state.order_keys.get(&issuer, &order.kid);
+    if let Some(key) = &kept {
+        if super::validate::signature_valid(key, statement.as_bytes(), &order.signature) {
+            return Ok(Some(key.jwk.clone()));
         }
         // Not with the key kept: read it again, in case it is no longer the stored one.
     }
@@ -233,6 +234,10 @@ pub(super) async fn verify_order_early(state: &AppState, body: &SubmitRequest) -
     let Some(key) = state.read(move |conn| Ok(order_key(conn, &i, &kid)?)).await? else {
         return Ok(None);
     };
+    if kept.is_some_and(|k| k.alg == key.alg && k.jwk == key.jwk) {
+        // The same key: it was just refused.
+        return Ok(None);
+    }
     state.order_keys.put(&issuer, &order.kid, key.clone());
     Ok(super::validate::signature_valid(&key, statement.as_bytes(), &order.signature).then_some(key.jwk))
 }
@@ -600,7 +605,7 @@ pub async fn submit(
         })),
         _ => None,
     };
-    let (outcome, appended) = state
+    let appended = state
         .sequencer
         .append_hinted(hint, move |ctx| {
             // Of concurrent submissions with one key exactly one is recorded, and every other
@@ -616,7 +621,25 @@ pub async fn submit(
             };
             Ok::<_, AppError>(record(ctx, submission)?.map_or((None, Vec::new()), |(o, e)| (Some(o), e)))
         })
-        .await?;
+        .await;
+    let (outcome, appended) = match appended {
+        Ok(done) => done,
+        // A retry is answered even when its operation could not run (the writer's queue
+        // full, the writer without its database, a batch that failed): retries come exactly
+        // then. The first answer (or 409 for another body) if there is one, else the error.
+        Err(e) => {
+            if let (Some(key), Some(authority)) = (&key, &claims.authority) {
+                match super::get::replay(&state, authority, key, &sha).await {
+                    Ok(Some(first)) => return Ok(first),
+                    Err(other_body) if other_body.status() == actix_web::http::StatusCode::CONFLICT => {
+                        return Err(other_body)
+                    }
+                    _ => {}
+                }
+            }
+            return Err(e);
+        }
+    };
     let Some(outcome) = outcome else {
         let (key, authority) = (key.unwrap_or_default(), claims.authority.clone().unwrap_or_default());
         return super::get::replay(&state, &authority, &key, &sha)

@@ -66,6 +66,16 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// SQLite's write lock still held by another connection after the busy timeout (another
+    /// process writing, a backup, an operator's shell): the lock was never ours, so nothing
+    /// was written, and a later attempt may get it.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Database(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("database is locked") || info.message().contains("database is busy"))
+    }
+}
+
 /// Whether an error's text is libpq's for a connection that is gone: for errors that reach us
 /// as text through another crate (a hash reader's error inside a proof).
 pub fn lost_connection_message(m: &str) -> bool {
