@@ -26,6 +26,7 @@
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use serde_json::{Map, Value};
@@ -561,23 +562,8 @@ struct Tip {
     written: Option<(u64, Vec<Hash>, bool)>,
 }
 
-/// How long the checkpointer waits after a commit before it copies the WAL into the database
-/// file, while the WAL is busy: shorter than the writer takes to fill 1000 pages under load
-/// (about 80 ms in the submit phase of the load replay, about 50 pages a batch). At 100 ms the
-/// writer always got there first and copied nearly all of it itself (8.7 % of its time;
-/// 4.9 % at 10 ms).
-const CHECKPOINT_BUSY: Duration = Duration::from_millis(10);
-/// The wait while the WAL is quiet, to spare the database file an `fsync` after every commit.
-const CHECKPOINT_IDLE: Duration = Duration::from_millis(100);
-/// WAL frames at the last checkpoint from which the WAL counts as busy.
-const BUSY_WAL_FRAMES: i32 = 250;
-
-/// What `PRAGMA wal_checkpoint` reports: frames in the WAL.
-#[derive(diesel::QueryableByName)]
-struct WalFrames {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    log: i32,
-}
+/// How often at most the checkpointer copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// SQLite checkpoints the WAL into the database file in the connection that commits, once the
 /// WAL passes 1000 pages: copying the pages and an `fsync` of the database file on the writer
@@ -598,29 +584,23 @@ impl Checkpointer {
         if !matches!(writer, DbConnection::Sqlite(_)) {
             return None;
         }
-        let conn = match super::establish(url) {
+        let mut conn = match super::establish(url) {
             Ok(c) => c,
             Err(e) => {
                 log::warn!("no WAL checkpointer, the writer checkpoints alone: {e}");
                 return None;
             }
         };
-        let DbConnection::Sqlite(mut conn) = conn else {
-            return None;
-        };
         let (wake, rx) = mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("ledger-checkpoint".into())
             .spawn(move || {
-                let mut pause = CHECKPOINT_IDLE;
                 while rx.recv().is_ok() {
-                    std::thread::sleep(pause);
+                    std::thread::sleep(CHECKPOINT_EVERY);
                     while rx.try_recv().is_ok() {}
-                    match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result::<WalFrames>(&mut conn) {
-                        Ok(w) if w.log >= BUSY_WAL_FRAMES => pause = CHECKPOINT_BUSY,
-                        Ok(_) => pause = CHECKPOINT_IDLE,
+                    if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
                         // Busy: another checkpoint is under way; the next wake tries again.
-                        Err(e) => log::debug!("WAL checkpoint skipped: {e}"),
+                        log::debug!("WAL checkpoint skipped: {e}");
                     }
                 }
             })
