@@ -289,6 +289,11 @@ impl From<StoreError> for AppError {
                 log::warn!("database connection lost: {other}");
                 AppError::unavailable_for("the database is unreachable; nothing was recorded", 1)
             }
+            // SQLite's write lock held by another connection past the busy timeout.
+            other if other.is_busy() => {
+                log::warn!("database busy: {other}");
+                AppError::unavailable_for("the database is busy with another writer; nothing was recorded", 1)
+            }
             other => AppError::internal(other),
         }
     }

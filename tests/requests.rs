@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::requests::{check_receipt, court, order, submit};
+use common::requests::{check_receipt, court, order, submit, submit_with_key};
 use common::spawn;
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
@@ -155,23 +155,15 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     let app = spawn().await;
     let c = court(&app).await;
     let body = order(&c, "order-4", "fraud");
-    let send = |body: Value| {
-        app.client
-            .post(app.url("/v1/requests"))
-            .bearer_auth(&c.officer)
-            .header("Idempotency-Key", "k-1")
-            .json(&body)
-            .send()
-    };
-    let first = send(body.clone()).await.unwrap();
+    let first = submit_with_key(&app, &c.officer, "k-1", &body).await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    let again = send(body.clone()).await.unwrap();
+    let again = submit_with_key(&app, &c.officer, "k-1", &body).await;
     assert_eq!(again.status(), 200);
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["request"]["id"], first["request"]["id"]);
     check_receipt(&app, &again["receipt"]).await;
-    let other = send(order(&c, "order-5", "fraud")).await.unwrap();
+    let other = submit_with_key(&app, &c.officer, "k-1", &order(&c, "order-5", "fraud")).await;
     assert_eq!(other.status(), 409);
     let page = app.get_json("/v1/log/entries?limit=1000").await;
     assert_eq!(
@@ -194,15 +186,8 @@ async fn a_retry_replays_the_first_answer_even_when_the_writer_cannot_write() {
     }
     let c = court(&app).await;
     let body = order(&c, "order-locked", "fraud");
-    let send = || {
-        app.client
-            .post(app.url("/v1/requests"))
-            .bearer_auth(&c.officer)
-            .header("Idempotency-Key", "k-locked")
-            .json(&body)
-            .send()
-    };
-    let first = send().await.unwrap();
+    let send = || submit_with_key(&app, &c.officer, "k-locked", &body);
+    let first = send().await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
     let before = app.get_json("/v1/log/entries?limit=1000").await["entries"]
@@ -217,7 +202,6 @@ async fn a_retry_replays_the_first_answer_even_when_the_writer_cannot_write() {
     lock.batch_execute("ROLLBACK").unwrap();
     // A submission that was never recorded is refused as a passing unavailability.
     assert_eq!(new.0, 503, "{}", new.1);
-    let again = again.unwrap();
     assert_eq!(again.status(), 200);
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["request"]["id"], first["request"]["id"]);

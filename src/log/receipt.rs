@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::AppError;
-use crate::ledger::{hex_hash, merkle};
+use crate::ledger::{hex_hash, merkle, Hash};
 use crate::state::AppState;
 use crate::store::{read_indexes, wanted_indexes, Appended, Prefetched, StoreError};
 
@@ -159,26 +159,31 @@ impl EntryReceipt {
             .iter()
             .map(|(index, _)| merkle::inclusion_proof(*index, size, recent))
             .collect::<Result<Vec<_>, _>>();
-        if let Ok(proofs) = from_memory {
-            let entries = items
-                .into_iter()
-                .zip(proofs)
-                .map(|((index, leaf_hash), proof)| ReceiptEntry {
-                    index,
-                    leaf_hash,
-                    inclusion_proof: proof.iter().map(hex_hash).collect(),
-                })
-                .collect();
-            return Ok(Self {
-                entries,
-                checkpoint: note,
-                cosignatures,
-            });
-        }
-        // Otherwise the stored hashes the proofs read: from the writer's recent ones in
-        // memory, and only those not there from the database (see `store::RecentHashes`).
+        let proofs = match from_memory {
+            Ok(proofs) => proofs,
+            Err(_) => Self::prove_reading(state, &items, size).await?,
+        };
+        let entries = items
+            .into_iter()
+            .zip(proofs)
+            .map(|((index, leaf_hash), proof)| ReceiptEntry {
+                index,
+                leaf_hash,
+                inclusion_proof: proof.iter().map(hex_hash).collect(),
+            })
+            .collect();
+        Ok(Self {
+            entries,
+            checkpoint: note,
+            cosignatures,
+        })
+    }
+
+    /// The proofs of `items` in the tree of `size` when the writer's recent hashes do not
+    /// hold every stored hash they read: those found there, the rest from the database.
+    async fn prove_reading(state: &AppState, items: &[(u64, String)], size: u64) -> Result<Vec<Vec<Hash>>, AppError> {
         let wanted = wanted_indexes(|r| {
-            for (index, _) in &items {
+            for (index, _) in items {
                 let _ = merkle::inclusion_proof(*index, size, r);
             }
         });
@@ -198,21 +203,9 @@ impl EntryReceipt {
             known.extend(read);
         }
         let reader = Prefetched::Loaded(known);
-        let entries = items
-            .into_iter()
-            .map(|(index, leaf_hash)| {
-                let proof = merkle::inclusion_proof(index, size, &reader).map_err(AppError::internal)?;
-                Ok(ReceiptEntry {
-                    index,
-                    leaf_hash,
-                    inclusion_proof: proof.iter().map(hex_hash).collect(),
-                })
-            })
-            .collect::<Result<Vec<_>, AppError>>()?;
-        Ok(Self {
-            entries,
-            checkpoint: note,
-            cosignatures,
-        })
+        items
+            .iter()
+            .map(|(index, _)| merkle::inclusion_proof(*index, size, &reader).map_err(AppError::internal))
+            .collect()
     }
 }

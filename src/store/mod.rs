@@ -64,9 +64,7 @@ impl StoreError {
             _ => false,
         }
     }
-}
 
-impl StoreError {
     /// SQLite's write lock still held by another connection after the busy timeout (another
     /// process writing, a backup, an operator's shell): the lock was never ours, so nothing
     /// was written, and a later attempt may get it.

@@ -134,6 +134,18 @@ pub async fn submit(app: &TestApp, officer: &str, body: &Value) -> (u16, Value) 
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// `POST /v1/requests` with an `Idempotency-Key`: the response as it came.
+pub async fn submit_with_key(app: &TestApp, officer: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/requests"))
+        .bearer_auth(officer)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Checks every receipt entry against the receipt's checkpoint with the crypto core alone and
 /// returns the entries (read as an auditor).
 pub async fn check_receipt(app: &TestApp, receipt: &Value) -> Vec<Entry> {
