@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::requests::{check_receipt, court, order, submit, submit_with_key};
+use common::requests::{act, act_with_key, approve, check_receipt, court, order, submit, submit_with_key};
 use common::spawn;
 use disclosure_ledger::auth::Role;
 use serde_json::{json, Value};
@@ -190,6 +190,25 @@ async fn a_retry_replays_the_first_answer_even_when_the_writer_cannot_write() {
     let first = send().await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
+
+    // A transition's retry, the sibling: the reviewer's approval applied once with its key.
+    let id = first["request"]["id"].as_str().unwrap().to_string();
+    let reviewer = app.token(Role::Reviewer);
+    let approve_once = |decision: &str| {
+        act_with_key(
+            &app,
+            &reviewer,
+            &id,
+            "decision",
+            "k-approve",
+            json!({ "decision": decision }),
+        )
+    };
+    let (status, approved) = approve_once("approve").await;
+    assert_eq!(status, 200, "{approved}");
+    let (status, other) = submit(&app, &c.officer, &order(&c, "order-locked-3", "fraud")).await;
+    assert_eq!(status, 201, "{other}");
+    let other = other["request"]["id"].as_str().unwrap().to_string();
     let before = app.get_json("/v1/log/entries?limit=1000").await["entries"]
         .as_array()
         .unwrap()
@@ -198,19 +217,86 @@ async fn a_retry_replays_the_first_answer_even_when_the_writer_cannot_write() {
     let mut lock = disclosure_ledger::store::establish(&app.database_url).unwrap();
     lock.batch_execute("BEGIN IMMEDIATE").unwrap();
     let fresh = order(&c, "order-locked-2", "fraud");
-    let (again, new) = tokio::join!(send(), submit(&app, &c.officer, &fresh));
+    let (again, new, approved_again, other_body, unkeyed) = tokio::join!(
+        send(),
+        submit(&app, &c.officer, &fresh),
+        approve_once("approve"),
+        approve_once("clarify"),
+        approve(&app, &reviewer, &other),
+    );
     lock.batch_execute("ROLLBACK").unwrap();
-    // A submission that was never recorded is refused as a passing unavailability.
+    // What was never recorded is refused as a passing unavailability.
     assert_eq!(new.0, 503, "{}", new.1);
+    assert_eq!(unkeyed.0, 503, "{}", unkeyed.1);
     assert_eq!(again.status(), 200);
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["request"]["id"], first["request"]["id"]);
     check_receipt(&app, &again["receipt"]).await;
+    assert_eq!(approved_again.0, 200, "{}", approved_again.1);
+    assert_eq!(
+        approved_again.1["receipt"]["entries"][0]["index"],
+        approved["receipt"]["entries"][0]["index"]
+    );
+    check_receipt(&app, &approved_again.1["receipt"]).await;
+    assert_eq!(
+        other_body.0, 409,
+        "the key was used with another body: {}",
+        other_body.1
+    );
     let after = app.get_json("/v1/log/entries?limit=1000").await["entries"]
         .as_array()
         .unwrap()
         .len();
     assert_eq!(after, before, "the retry appended nothing");
+}
+
+/// A submission's retry replays its first answer, not the request's fate since: accepted
+/// (200, with the receipt of the two entries the submission appended) even after a reviewer
+/// rejected the request, and 422 for one that failed validation.
+#[tokio::test]
+async fn a_retry_replays_the_submissions_answer_not_what_the_request_became() {
+    let app = spawn().await;
+    let c = court(&app).await;
+    let body = order(&c, "order-rejected-later", "fraud");
+    let first = submit_with_key(&app, &c.officer, "k-later", &body).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let id = first["request"]["id"].as_str().unwrap();
+    let reviewer = app.token(Role::Reviewer);
+    let (status, _) = act(
+        &app,
+        &reviewer,
+        id,
+        "decision",
+        json!({ "decision": "reject", "reasons": ["not_proportionate"] }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let again = submit_with_key(&app, &c.officer, "k-later", &body).await;
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["request"]["status"], "rejected", "the request as it is now");
+    let leaves = |answer: &Value| -> Vec<Value> {
+        answer["receipt"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| json!([e["index"], e["leaf_hash"]]))
+            .collect()
+    };
+    assert_eq!(leaves(&again), leaves(&first), "the submission's entries only");
+    check_receipt(&app, &again["receipt"]).await;
+
+    let mut bad = order(&c, "order-bad-retried", "fraud");
+    bad["data_categories"] = json!(["content"]);
+    let refused = submit_with_key(&app, &c.officer, "k-bad", &bad).await;
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await.unwrap();
+    let again = submit_with_key(&app, &c.officer, "k-bad", &bad).await;
+    assert_eq!(again.status(), 422);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["errors"], refused["errors"]);
+    assert_eq!(leaves(&again), leaves(&refused));
 }
 
 #[tokio::test]

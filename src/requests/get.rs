@@ -118,14 +118,6 @@ pub(super) fn entry_texts(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64,
     Ok(rows.into_iter().map(|(i, c)| (i as u64, c)).collect())
 }
 
-/// Index and leaf hash of every entry of a request, in order.
-pub(super) fn entry_leaves(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String)>, StoreError> {
-    Ok(entry_texts(conn, id)?
-        .into_iter()
-        .map(|(i, c)| (i, hex_hash(&leaf_hash(c.as_bytes()))))
-        .collect())
-}
-
 /// The first answer for `(authority, key)` when the body is the same; 409 when it is not.
 /// Read from the primary, never a standby: it answers a write, whose first answer another
 /// process may have recorded a moment ago.
@@ -165,11 +157,34 @@ pub(super) async fn replay(
     let (view, failures, leaves) = state
         .read(move |conn| {
             let (view, failures) = load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished"))?;
-            Ok((view, failures, entry_leaves(conn, &id)?))
+            Ok((view, failures, submission_entries(conn, &id)?))
         })
         .await?;
+    // The first answer's status is its validation's (201, replayed as 200, or 422 with the
+    // failed rules), whatever happened to the request since: a reviewer's later rejection
+    // does not turn a retry of an accepted submission into a 422.
+    let validated = leaves.get(1).is_some_and(|(_, kind, _)| kind != "request.rejected");
+    let failures = if validated { Vec::new() } else { failures };
+    let leaves = leaves.into_iter().map(|(i, _, leaf)| (i, leaf)).collect();
     let receipt = EntryReceipt::for_indexes(state, leaves).await?;
     Ok(Some(super::submit::respond(view, failures, receipt, true)))
+}
+
+/// The entries a submission appended (`request.received` and its validation's
+/// `request.validated` or `request.rejected`): the request's first two, with index, kind and
+/// leaf hash. A receipt replayed for the submission covers these, not what was appended of
+/// the request since.
+fn submission_entries(conn: &mut DbConnection, id: &str) -> Result<Vec<(u64, String, String)>, StoreError> {
+    let rows: Vec<(i64, String, String)> = entries::table
+        .filter(entries::subject.eq(id))
+        .order(entries::idx.asc())
+        .limit(2)
+        .select((entries::idx, entries::kind, entries::canonical))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(i, kind, c)| (i as u64, kind, hex_hash(&leaf_hash(c.as_bytes()))))
+        .collect())
 }
 
 /// One request. Officers see only their own authority's requests; no raw identifier is shown.

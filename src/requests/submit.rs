@@ -666,10 +666,10 @@ pub(super) fn field_error(f: &Failure) -> FieldError {
     }
 }
 
-/// 201 (or 200 for a replay) when the request passed validation, else 422 problem+json with
-/// the failed rules and the same `request` and `receipt` members.
+/// 201 (or 200 for a replay) when the request passed validation (no `errors`), else 422
+/// problem+json with the failed rules and the same `request` and `receipt` members.
 pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: EntryReceipt, replay: bool) -> HttpResponse {
-    if view.status != "rejected" {
+    if errors.is_empty() {
         // Written straight from the structs, not through a `Value` first.
         let status = if replay {
             actix_web::http::StatusCode::OK
@@ -687,7 +687,7 @@ pub(super) fn respond(view: RequestView, errors: Vec<FieldError>, receipt: Entry
 }
 
 /// The status and body of [`respond`]: 201 (200 for a replay) with the request and its
-/// receipt, or 422 problem+json carrying them when the request was recorded as rejected.
+/// receipt, or 422 problem+json carrying them when validation failed (`errors`).
 pub(super) fn respond_parts(
     view: RequestView,
     errors: Vec<FieldError>,
@@ -695,7 +695,7 @@ pub(super) fn respond_parts(
     replay: bool,
 ) -> (actix_web::http::StatusCode, serde_json::Value) {
     use actix_web::http::StatusCode;
-    if view.status != "rejected" {
+    if errors.is_empty() {
         let status = if replay { StatusCode::OK } else { StatusCode::CREATED };
         let body = serde_json::to_value(RequestRecorded { request: view, receipt }).unwrap_or_default();
         return (status, body);

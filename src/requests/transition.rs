@@ -6,9 +6,9 @@ use actix_web::{web, HttpResponse};
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
-use super::get::load;
+use super::get::load_visible;
 use super::submit::RequestRecorded;
-use super::transition_rows::{key_taken, read_current_in, write_change, Claim, RequestChanges};
+use super::transition_rows::{key_taken, read_current_in, write_change, Claim, RequestChanges, StoredClaim};
 use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
@@ -174,12 +174,14 @@ where
     let op_id = id.clone();
     // iss and sub hold no control character (checked), so a newline separates them.
     let subject = format!("{}\n{}", claims.iss, claims.sub);
+    let asked = retry.clone().map(|r| (subject.clone(), r));
+    let viewer = super::get::viewer(&claims);
     // The operation reads and writes only this request and this claim (`RequestHint`).
     let hint = RequestHint {
         request: id.clone(),
         claim: retry.as_ref().map(|r| (subject.clone(), r.key.clone())),
     };
-    let (view, appended) = state
+    let appended = state
         .sequencer
         .append_hinted(Some(Hint::Transition(hint)), move |ctx: &mut AppendCtx<'_>| -> Result<_, AppError> {
             let claim = retry.as_ref().map(|r| Claim {
@@ -267,7 +269,27 @@ where
             };
             Ok((Applied::Now(Box::new(view)), vec![entry]))
         })
-        .await?;
+        .await;
+    let (view, appended) = match appended {
+        Ok(done) => done,
+        // A retry is answered even when its operation could not run (the writer's queue full,
+        // the writer without its database, a batch that failed): retries come exactly then.
+        // The first answer (or 409 for another call) if its key was claimed, else the error.
+        Err(e) if e.status().is_server_error() => {
+            let Some((subject, retry)) = asked else { return Err(e) };
+            return match claimed(&state, subject, retry.key.clone()).await {
+                Ok(Some((action, request, digest, index))) => {
+                    if action == retry.action && request == id && digest == retry.body_sha256 {
+                        answer_before(&state, id, viewer, index as u64).await
+                    } else {
+                        Err(key_taken())
+                    }
+                }
+                _ => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     match view {
         Applied::Now(view) => {
             let receipt = EntryReceipt::for_appended(&state, &appended)
@@ -279,14 +301,40 @@ where
                 receipt,
             }))
         }
-        // The first answer again: the request as it is now, and the receipt of the entry the
-        // first call appended.
-        Applied::Before(index) => {
-            let (view, _) = state
-                .read(move |conn| load(conn, &id)?.ok_or_else(|| AppError::internal("request vanished")))
-                .await?;
-            let receipt = EntryReceipt::for_stored(&state, index, 1).await?;
-            Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
-        }
+        Applied::Before(index) => answer_before(&state, id, viewer, index).await,
     }
+}
+
+/// The stored claim of `key` for `subject` (action, request, body digest, entry index), read
+/// from the primary: it answers a write whose first call another process may have made a
+/// moment ago.
+async fn claimed(state: &AppState, subject: String, key: String) -> Result<Option<StoredClaim>, AppError> {
+    use crate::store::schema::idempotency_keys as k;
+    state
+        .read(move |conn| {
+            Ok(k::table
+                .filter(k::subject.eq(&subject).and(k::idem_key.eq(&key)))
+                .select((k::action, k::request_id, k::body_sha256, k::entry_index))
+                .first(conn)
+                .optional()
+                .map_err(StoreError::from)?)
+        })
+        .await
+}
+
+/// The first answer again: the request as it is now, and the receipt of the entry the first
+/// call appended at `index`. An officer sees only its own authority's requests (`viewer`).
+async fn answer_before(
+    state: &AppState,
+    id: String,
+    viewer: Option<String>,
+    index: u64,
+) -> Result<HttpResponse, AppError> {
+    let (view, _) = state
+        .read(move |conn| {
+            load_visible(conn, &id, viewer.as_deref())?.ok_or_else(|| AppError::not_found("no request with that id"))
+        })
+        .await?;
+    let receipt = EntryReceipt::for_stored(state, index, 1).await?;
+    Ok(HttpResponse::Ok().json(RequestRecorded { request: view, receipt }))
 }
