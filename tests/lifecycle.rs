@@ -749,3 +749,84 @@ async fn a_second_approval_in_the_batch_of_the_first_is_narrowed_to_it() {
         assert_eq!(last["public"]["data_categories"], json!(["ip_address"]), "{last}");
     }
 }
+
+/// `disclosure_ledger_isolated_reruns_total`: batches run again one operation at a time.
+async fn isolated_reruns(app: &TestApp) -> u64 {
+    let metrics = app.text("/metrics").await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("disclosure_ledger_isolated_reruns_total "))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// On PostgreSQL the transitions of a batch write their rows in one statement at its end, and
+/// one that reads a request an earlier transition of the batch changed has that write go in
+/// first. One request approved, disclosed and notified in one batch (the writer held on the
+/// head's row lock while they queue), beside other requests' approvals: each applies, in
+/// order, and no batch is run again one operation at a time, as a stale read would cost (the
+/// disclosure would find the request still under review and fail its batch's first run).
+#[tokio::test]
+async fn a_requests_transitions_in_one_batch_each_see_the_one_before() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn().await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let id = submitted(&app, &c, "one-batch-0").await;
+    let mut others = Vec::new();
+    for i in 1..6 {
+        others.push(submitted(&app, &c, &format!("one-batch-{i}")).await);
+    }
+    let reruns = isolated_reruns(&app).await;
+    let before = app.size().await;
+    // The first call's batch waits on the lock; the others queue behind it, in order.
+    let mut lock = common::is_postgres().then(|| {
+        let mut lock = disclosure_ledger::store::establish(&app.database_url).unwrap();
+        lock.batch_execute("BEGIN; UPDATE log_head SET size = size WHERE id = 1")
+            .unwrap();
+        lock
+    });
+    let after = |ms: u64| tokio::time::sleep(std::time::Duration::from_millis(ms));
+    let approval = json!({ "decision": "approve" });
+    let (first, approved, disclosed, notified, rest, ()) = tokio::join!(
+        approve(&app, &reviewer, &others[0]),
+        async {
+            after(200).await;
+            act(&app, &reviewer, &id, "decision", approval.clone()).await
+        },
+        async {
+            after(300).await;
+            act(&app, &reviewer, &id, "disclosure", json!({ "outcome": "no_data" })).await
+        },
+        async {
+            after(400).await;
+            act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await
+        },
+        async {
+            after(250).await;
+            futures_util::future::join_all(others[1..].iter().map(|o| approve(&app, &reviewer, o))).await
+        },
+        async {
+            after(600).await;
+            if let Some(lock) = lock.as_mut() {
+                lock.batch_execute("ROLLBACK").unwrap();
+            }
+        },
+    );
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(approved.0, 200, "{}", approved.1);
+    assert_eq!(disclosed.0, 200, "{}", disclosed.1);
+    assert_eq!(notified.0, 200, "{}", notified.1);
+    assert!(rest.iter().all(|(s, _)| *s == 200), "{rest:?}");
+    let indexes: Vec<u64> = [&approved.1, &disclosed.1, &notified.1]
+        .iter()
+        .map(|b| b["receipt"]["entries"][0]["index"].as_u64().unwrap())
+        .collect();
+    assert!(indexes[0] < indexes[1] && indexes[1] < indexes[2], "{indexes:?}");
+    assert_eq!(isolated_reruns(&app).await, reruns, "no batch ran again");
+    assert_eq!(app.size().await, before + 3 + 5);
+    let view = app.get_json_as(&format!("/v1/requests/{id}"), &reviewer).await;
+    assert_eq!(view["status"], "no_data", "{view}");
+    let auditor = app.token(Role::Auditor);
+    assert_eq!(app.get_json_as("/v1/audit/verify", &auditor).await["ok"], true);
+}

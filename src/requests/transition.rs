@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::get::load_visible;
 use super::submit::RequestRecorded;
-use super::transition_rows::{key_taken, read_current_in, write_change, Claim, RequestChanges, StoredClaim};
+use super::transition_rows::{key_taken, read_current_in, write_change_in, Claim, RequestChanges, StoredClaim};
 use crate::auth::Claims;
 use crate::error::AppError;
 use crate::log::EntryReceipt;
@@ -256,7 +256,7 @@ where
                 first_approver: change.first_approver.as_deref(),
                 notification: change.notification,
             };
-            write_change(ctx.conn, &op_id, &changes, claim.as_ref())?;
+            write_change_in(ctx, &op_id, &changes, claim.as_ref())?;
             // The one column of the view a transition changes.
             if let Some(status) = change.status {
                 view.status = status.to_string();

@@ -105,6 +105,11 @@ pub(super) fn read_current_in(
     id: &str,
     claim: Option<&Claim<'_>>,
 ) -> Result<CurrentRow, StoreError> {
+    // A write of this batch to this request or this claim that is still deferred goes in
+    // first, so that the read below sees it.
+    if ctx.reads.pending::<Deferred>().is_some_and(|d| d.touches(id, claim)) {
+        ctx.reads.flush(ctx.conn)?;
+    }
     let hinted = ctx.reads.worth_one_read(
         ctx.conn,
         BATCH_READ_MIN,
@@ -342,6 +347,142 @@ fn claim_key(conn: &mut DbConnection, id: &str, c: &Claim<'_>) -> Result<(), App
     .map_err(StoreError::from)?;
     if claimed == 0 {
         return Err(key_taken());
+    }
+    Ok(())
+}
+
+/// A transition's write: deferred to the batch's one statement where the batch allows it
+/// ([`crate::store::BatchReads::deferred`]: PostgreSQL, a batch run without savepoints), else
+/// [`write_change`] now. Its claim was read as absent under the head lock, and no deferred
+/// write claims the same key (the read flushes them first), so the deferred claim cannot
+/// conflict; if it ever did, the batch's write fails and the batch is run again one operation
+/// at a time, where this one gets its 409.
+pub(super) fn write_change_in(
+    ctx: &mut AppendCtx<'_>,
+    id: &str,
+    changes: &RequestChanges<'_>,
+    claim: Option<&Claim<'_>>,
+) -> Result<(), AppError> {
+    if let Some(d) = ctx.reads.deferred::<Deferred>(write_deferred) {
+        d.push(id, changes, claim);
+        return Ok(());
+    }
+    write_change(ctx.conn, id, changes, claim)
+}
+
+/// The transitions' writes a batch has deferred: each request's changes and each claim.
+#[derive(Default)]
+struct Deferred {
+    ids: Vec<String>,
+    status: Vec<Option<String>>,
+    approved_categories: Vec<Option<String>>,
+    first_approver: Vec<Option<String>>,
+    notification: Vec<Option<String>>,
+    claims: Vec<(String, String, String, String, String, i64)>,
+}
+
+impl Deferred {
+    fn touches(&self, id: &str, claim: Option<&Claim<'_>>) -> bool {
+        self.ids.iter().any(|i| i == id)
+            || self.claims.iter().any(|(_, _, _, request, _, _)| request == id)
+            || claim.is_some_and(|c| {
+                self.claims
+                    .iter()
+                    .any(|(subject, key, ..)| subject == c.subject && *key == c.retry.key)
+            })
+    }
+
+    fn push(&mut self, id: &str, changes: &RequestChanges<'_>, claim: Option<&Claim<'_>>) {
+        if !changes.is_empty() {
+            self.ids.push(id.to_string());
+            self.status.push(changes.status.map(str::to_string));
+            self.approved_categories.push(changes.approved_categories.clone());
+            self.first_approver.push(changes.first_approver.map(str::to_string));
+            self.notification.push(changes.notification.map(str::to_string));
+        }
+        if let Some(c) = claim {
+            self.claims.push((
+                c.subject.to_string(),
+                c.retry.key.clone(),
+                c.retry.action.to_string(),
+                id.to_string(),
+                c.retry.body_sha256.clone(),
+                c.entry_index,
+            ));
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Written {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    claimed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    updated: i64,
+}
+
+/// Writes a batch's deferred transitions in one statement (PostgreSQL): the claims inserted
+/// and the requests updated (`COALESCE` as in [`RequestUpdate`]) by one data-modifying `WITH`.
+/// Every claim must be inserted and every request updated, or nothing stands (the batch is
+/// run again, one operation at a time).
+fn write_deferred(writes: &mut dyn std::any::Any, conn: &mut DbConnection) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    let Some(d) = writes.downcast_mut::<Deferred>() else {
+        return Err(StoreError::Io("deferred writes of another kind".into()));
+    };
+    let d = std::mem::take(d);
+    if d.ids.is_empty() && d.claims.is_empty() {
+        return Ok(());
+    }
+    let DbConnection::Postgresql(c) = conn else {
+        return Err(StoreError::Io(
+            "transitions defer their writes on PostgreSQL only".into(),
+        ));
+    };
+    let (mut subjects, mut keys, mut actions, mut requests, mut digests, mut indexes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (s, k, a, r, b, i) in &d.claims {
+        subjects.push(s.as_str());
+        keys.push(k.as_str());
+        actions.push(a.as_str());
+        requests.push(r.as_str());
+        digests.push(b.as_str());
+        indexes.push(*i);
+    }
+    let written: Written = diesel::sql_query(
+        "WITH c AS (INSERT INTO idempotency_keys \
+         (subject, idem_key, action, request_id, body_sha256, entry_index) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) \
+         ON CONFLICT DO NOTHING RETURNING 1), \
+         v AS (SELECT * FROM UNNEST($7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) \
+         AS v(id, status, approved_categories, first_approver, notification)), \
+         u AS (UPDATE requests r SET status = COALESCE(v.status, r.status), \
+         approved_categories = COALESCE(v.approved_categories, r.approved_categories), \
+         first_approver = COALESCE(v.first_approver, r.first_approver), \
+         notification = COALESCE(v.notification, r.notification) \
+         FROM v WHERE r.id = v.id RETURNING 1) \
+         SELECT (SELECT count(*) FROM c) AS claimed, (SELECT count(*) FROM u) AS updated",
+    )
+    .bind::<Array<Text>, _>(&subjects)
+    .bind::<Array<Text>, _>(&keys)
+    .bind::<Array<Text>, _>(&actions)
+    .bind::<Array<Text>, _>(&requests)
+    .bind::<Array<Text>, _>(&digests)
+    .bind::<Array<BigInt>, _>(&indexes)
+    .bind::<Array<Text>, _>(&d.ids)
+    .bind::<Array<Nullable<Text>>, _>(&d.status)
+    .bind::<Array<Nullable<Text>>, _>(&d.approved_categories)
+    .bind::<Array<Nullable<Text>>, _>(&d.first_approver)
+    .bind::<Array<Nullable<Text>>, _>(&d.notification)
+    .get_result(c)?;
+    if written.claimed != d.claims.len() as i64 || written.updated != d.ids.len() as i64 {
+        return Err(StoreError::Io(format!(
+            "deferred transitions: {} of {} claims and {} of {} requests written",
+            written.claimed,
+            d.claims.len(),
+            written.updated,
+            d.ids.len()
+        )));
     }
     Ok(())
 }

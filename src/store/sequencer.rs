@@ -143,16 +143,32 @@ impl Hint {
 /// that has no hint (it may write anything) or a hint of another kind (a transition may
 /// reject the request a submission's rule V12 counts) runs. The memo's type and content
 /// belong to the operations.
+///
+/// It also holds the row writes that transitions defer to one statement (see
+/// [`BatchReads::deferred`]).
 #[derive(Default)]
 pub struct BatchReads {
     hints: Vec<Hint>,
     memo: Option<Box<dyn std::any::Any + Send>>,
     /// The kind of the hinted operations run so far.
     running: Option<Hint>,
+    /// Whether operations may defer their row writes: a batch run without savepoints on
+    /// PostgreSQL (a savepoint's rollback would not take back a deferred write).
+    defer: bool,
+    deferred: Option<Deferred>,
 }
 
+/// Row writes left for one statement, and the function that writes them.
+struct Deferred {
+    writes: Box<dyn std::any::Any + Send>,
+    flush: FlushDeferred,
+}
+
+/// Writes the deferred rows (the `Any` is the type the operations chose) and empties them.
+pub type FlushDeferred = fn(&mut dyn std::any::Any, &mut DbConnection) -> Result<(), StoreError>;
+
 impl BatchReads {
-    fn new(hints: impl Iterator<Item = Option<Hint>>) -> Self {
+    fn new(hints: impl Iterator<Item = Option<Hint>>, defer: bool) -> Self {
         let hints: Vec<Hint> = hints.flatten().collect();
         let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for h in &hints {
@@ -168,6 +184,40 @@ impl BatchReads {
             hints,
             memo: None,
             running: None,
+            defer,
+            deferred: None,
+        }
+    }
+
+    /// Where an operation may leave row writes of type `T` for one statement instead of one
+    /// round trip each under the head lock: `None` when it must write now (SQLite, in process;
+    /// a batch run with savepoints). Deferred writes are written, by `flush`, before any
+    /// operation that is not a transition runs and at the end of the operations; a transition
+    /// reads and writes only its own request and claim, and must [`BatchReads::flush`] first
+    /// if the deferred writes touch either. If writing them fails, the batch is run again with
+    /// a savepoint per operation, which defers nothing, so a failing write fails only its own
+    /// operation.
+    pub fn deferred<T: Default + Send + 'static>(&mut self, flush: FlushDeferred) -> Option<&mut T> {
+        if !self.defer {
+            return None;
+        }
+        let d = self.deferred.get_or_insert_with(|| Deferred {
+            writes: Box::new(T::default()),
+            flush,
+        });
+        d.writes.downcast_mut()
+    }
+
+    /// The deferred writes, if there are any of type `T`.
+    pub fn pending<T: 'static>(&mut self) -> Option<&mut T> {
+        self.deferred.as_mut()?.writes.downcast_mut()
+    }
+
+    /// Writes the deferred rows now.
+    pub fn flush(&mut self, conn: &mut DbConnection) -> Result<(), StoreError> {
+        match self.deferred.take() {
+            Some(mut d) => (d.flush)(d.writes.as_mut(), conn),
+            None => Ok(()),
         }
     }
 
@@ -948,9 +998,15 @@ fn append_batch(
     let mut next = start;
     let mut rows: Vec<Built> = Vec::new();
     let mut policy = None;
-    let mut reads = BatchReads::new(batch.iter().map(|j| j.hint().cloned()));
+    let defer = !isolated && matches!(conn, DbConnection::Postgresql(_));
+    let mut reads = BatchReads::new(batch.iter().map(|j| j.hint().cloned()), defer);
     for job in batch.iter_mut() {
         let first = next;
+        // Deferred writes go in before an operation that may read them: any but a transition,
+        // which checks them against its own request and claim (`BatchReads::deferred`).
+        if !matches!(job.hint(), Some(Hint::Transition(_))) {
+            flush_deferred(&mut reads, conn)?;
+        }
         reads.enter(job.hint());
         let mut run_op = |conn: &mut DbConnection| {
             let mut ctx = AppendCtx {
@@ -996,6 +1052,7 @@ fn append_batch(
             Err(Abort::Db(e)) => return Err(e.into()),
         }
     }
+    flush_deferred(&mut reads, conn)?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -1094,6 +1151,22 @@ fn append_batch(
         written: Some((hash_start, new_hashes, follows_own_tip)),
     });
     Ok(Some(checkpoint))
+}
+
+/// Writes the operations' deferred rows. They are deferred only in a batch run without
+/// savepoints, so a failure that is not the connection's is an operation's: the batch is run
+/// again with a savepoint per operation, where each writes its own rows.
+fn flush_deferred(reads: &mut BatchReads, conn: &mut DbConnection) -> Result<(), BatchAbort> {
+    match reads.flush(conn) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_connection_lost() => Err(BatchAbort::Store(e)),
+        Err(e) => {
+            // Not the error's text: a database's message may quote a row's values.
+            let _ = e;
+            log::warn!("a batch's deferred writes failed; running it again one operation at a time");
+            Err(BatchAbort::Operation)
+        }
+    }
 }
 
 /// Runs one operation and builds its entries, chained from `prev`. A panic in the operation
