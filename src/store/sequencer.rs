@@ -16,7 +16,11 @@
 //!    operation in its own savepoint, so a failing operation rolls back its savepoint only
 //!    and never takes its batch down. After such a fall-back the next few batches go straight
 //!    to savepoints, so a stream of failing operations costs at most one wasted run in
-//!    [`ISOLATED_AFTER_FAILURE`] + 1 batches.
+//!    [`ISOLATED_AFTER_FAILURE`] + 1 batches. In a run without savepoints on PostgreSQL,
+//!    transitions leave their row writes for one statement ([`BatchReads::deferred`]), written
+//!    before any other kind of operation runs and when the operations end, still inside the
+//!    transaction: nothing is signed before they are written, and if they fail the batch runs
+//!    again with savepoints, which defer nothing.
 //! 4. Insert entries, sealed details and tree hashes; sign the new checkpoint; store it and the
 //!    new head size.
 //! 5. Commit once. Only then is any caller answered: an acknowledged write is durable
