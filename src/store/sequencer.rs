@@ -1164,9 +1164,8 @@ fn flush_deferred(reads: &mut BatchReads, conn: &mut DbConnection) -> Result<(),
     match reads.flush(conn) {
         Ok(()) => Ok(()),
         Err(e) if e.is_connection_lost() => Err(BatchAbort::Store(e)),
-        Err(e) => {
-            // Not the error's text: a database's message may quote a row's values.
-            let _ = e;
+        // Not the error's text: a database's message may quote a row's values.
+        Err(_) => {
             log::warn!("a batch's deferred writes failed; running it again one operation at a time");
             Err(BatchAbort::Operation)
         }
