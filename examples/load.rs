@@ -786,6 +786,10 @@ async fn main() {
     }
     let _ = server.child.kill();
     let _ = server.child.wait();
+    // A failed run's database stays for a look; a passed run's goes.
+    if let (Some(admin), true) = (arg("--pg"), problems.is_empty()) {
+        support::drop_pg(&admin, &database_url);
+    }
     if problems.is_empty() {
         println!(
             "load: OK: {} acknowledged entries ({} distinct) proven in the signed tree of {} entries; the report equals the volume sent ({fulfilled} fulfilled, {accounts} accounts) for {} countries",

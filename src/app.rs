@@ -386,7 +386,8 @@ fn spawn_sweeper(sequencer: Sequencer, pool: DbPool, metrics: Arc<Metrics>, ever
             let after = web::block(move || -> Result<(bool, u64), StoreError> {
                 let mut conn = pool.get()?;
                 let truncated = truncate && crate::retention::shred::truncate_wal(&mut conn)?;
-                Ok((truncated, crate::retention::view::status(&mut conn)?.totals.due))
+                let due = crate::retention::shred::all_due(&mut conn, chrono::Utc::now())?.len() as u64;
+                Ok((truncated, due))
             })
             .await
             .map_err(|e| StoreError::Io(e.to_string()))

@@ -177,6 +177,15 @@ pub fn fresh_pg(admin: &str) -> String {
     format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
 }
 
+/// Drops a database [`fresh_pg`] made (its URL), once the server using it has stopped.
+pub fn drop_pg(admin: &str, url: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    let name = url.rsplit_once('/').map_or(url, |(_, n)| n);
+    if let Ok(mut c) = diesel::PgConnection::establish(admin) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}")).execute(&mut c);
+    }
+}
+
 /// All entries of the log as an auditor sees them (bytes as stored), with their leaf hashes.
 pub async fn all_entries(http: &reqwest::Client, base: &str, token: &str) -> Vec<(serde_json::Value, Hash)> {
     let mut out = Vec::new();

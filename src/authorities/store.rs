@@ -383,21 +383,23 @@ pub fn find_active_key(
     kid: &str,
     now: &str,
 ) -> Result<Result<ActiveKey, &'static str>, StoreError> {
-    let status: Option<String> = authorities::table
+    // The standing and the key in one statement: every call with an authority's token asks
+    // this, and on PostgreSQL each statement is a round trip.
+    let found: Option<(String, Option<KeyRow>)> = authorities::table
+        .left_join(
+            authority_keys::table.on(authority_keys::authority_id
+                .eq(authorities::id)
+                .and(authority_keys::kid.eq(kid))),
+        )
         .filter(authorities::id.eq(id))
-        .select(authorities::status)
+        .select((authorities::status, KEY_COLUMNS.nullable()))
         .first(conn)
         .optional()?;
-    match status.as_deref() {
+    let row = match found {
         None => return Ok(Err("unknown issuer")),
-        Some(STATUS_VERIFIED) => {}
+        Some((status, row)) if status == STATUS_VERIFIED => row,
         Some(_) => return Ok(Err("the issuing authority is suspended")),
-    }
-    let row: Option<KeyRow> = authority_keys::table
-        .filter(authority_keys::authority_id.eq(id).and(authority_keys::kid.eq(kid)))
-        .select(KEY_COLUMNS)
-        .first(conn)
-        .optional()?;
+    };
     let Some(row) = row else {
         return Ok(Err("unknown key id"));
     };

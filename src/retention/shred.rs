@@ -80,8 +80,9 @@ struct CandidateRow {
 /// `entries_by_subject`. One statement, not three per request: the sweeper asks this every
 /// minute of every closed request, and a read per request grew with the ledger (at 85,000
 /// closed requests, 250,000 reads a minute on the connections that serve the API).
-/// `marks` are the bind markers of the `only` ids (`$1 …` on PostgreSQL, `?` on SQLite).
-fn candidates_sql(marks: &[String]) -> String {
+/// `marks` are the bind markers of the `only` ids (`$1 …` on PostgreSQL, `?` on SQLite);
+/// `received_by`, the marker of a cutoff on `received_at` (see [`Cutoff`]).
+fn candidates_sql(marks: &[String], received_by: Option<&str>) -> String {
     let quoted = |kinds: &[&str]| kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
     let mut sql = format!(
         "SELECT r.id, r.status, r.notification, r.emergency, r.legal_hold, r.policy_sha256, \
@@ -96,13 +97,35 @@ fn candidates_sql(marks: &[String]) -> String {
     if !marks.is_empty() {
         sql.push_str(&format!(" AND r.id IN ({})", marks.join(", ")));
     }
+    if let Some(mark) = received_by {
+        sql.push_str(&format!(" AND r.received_at <= {mark}"));
+    }
     sql.push_str(" ORDER BY r.id");
     sql
 }
 
+/// Only requests received at or before this instant (RFC 3339, as stored) can be due: a
+/// request's retention runs from its last change (`after_closure`) or from the end of a delay
+/// of its notification (`after_gag`), both later than its receipt (a delay must end in the
+/// future). So the sweep reads the requests received before `now` minus the shorter period,
+/// through the partial index `requests_unshredded_by_receipt`, not every closed request of the
+/// ledger: the requests still inside their retention, most of a ledger's, are never read.
+pub struct Cutoff(pub String);
+
+impl Cutoff {
+    pub fn for_due_at(now: DateTime<Utc>, retention: &LedgerRetention) -> Self {
+        Cutoff(format_time(now - retention.after_closure().min(retention.after_gag())))
+    }
+}
+
 /// Retention's view of the requests not yet shredded that are in a final state or held (of
-/// `only`, when given, at most [`BATCH`] ids), in one statement.
-pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Vec<Candidate>, StoreError> {
+/// `only`, when given, at most [`BATCH`] ids; received by `received_by`, when given), in one
+/// statement.
+pub fn candidates(
+    conn: &mut DbConnection,
+    only: Option<&[String]>,
+    received_by: Option<&Cutoff>,
+) -> Result<Vec<Candidate>, StoreError> {
     if only.is_some_and(|ids| ids.is_empty()) {
         return Ok(Vec::new());
     }
@@ -110,16 +133,25 @@ pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Ve
     let rows: Vec<CandidateRow> = match conn {
         DbConnection::Postgresql(c) => {
             let marks: Vec<String> = (1..=only.len()).map(|i| format!("${i}")).collect();
-            let mut q = diesel::sql_query(candidates_sql(&marks)).into_boxed();
+            let cutoff = format!("${}", only.len() + 1);
+            let sql = candidates_sql(&marks, received_by.map(|_| cutoff.as_str()));
+            let mut q = diesel::sql_query(sql).into_boxed();
             for id in only {
                 q = q.bind::<diesel::sql_types::Text, _>(id);
+            }
+            if let Some(Cutoff(at)) = received_by {
+                q = q.bind::<diesel::sql_types::Text, _>(at);
             }
             q.load(c)?
         }
         DbConnection::Sqlite(c) => {
-            let mut q = diesel::sql_query(candidates_sql(&vec!["?".to_string(); only.len()])).into_boxed();
+            let sql = candidates_sql(&vec!["?".to_string(); only.len()], received_by.map(|_| "?"));
+            let mut q = diesel::sql_query(sql).into_boxed();
             for id in only {
                 q = q.bind::<diesel::sql_types::Text, _>(id);
+            }
+            if let Some(Cutoff(at)) = received_by {
+                q = q.bind::<diesel::sql_types::Text, _>(at);
             }
             q.load(c)?
         }
@@ -154,14 +186,22 @@ pub fn candidates(conn: &mut DbConnection, only: Option<&[String]>) -> Result<Ve
 /// operation re-checks only these and holds the lock for what it shreds, not for every
 /// closed request.
 pub fn due_now(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    let mut due = all_due(conn, now)?;
+    due.truncate(BATCH);
+    Ok(due)
+}
+
+/// Every request past its retention at `now` and not yet shredded, in id order: read through
+/// [`Cutoff`], so it costs what is old, not what the ledger holds.
+pub fn all_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
     let Some((_, retention)) = policy_retention(conn)? else {
         return Ok(Vec::new());
     };
-    Ok(candidates(conn, None)?
+    let cutoff = Cutoff::for_due_at(now, &retention);
+    Ok(candidates(conn, None, Some(&cutoff))?
         .into_iter()
         .filter(|c| matches!(due(&c.facts, &retention), Due::At(at) if at <= now))
         .map(|c| c.id)
-        .take(BATCH)
         .collect())
 }
 
@@ -188,7 +228,7 @@ pub fn shred_due(ctx: &mut AppendCtx<'_>, first_index: u64, ids: &[String]) -> R
     }
     let now = ctx.time;
     let mut out = Vec::new();
-    for Candidate { id, facts, .. } in candidates(ctx.conn, Some(ids))? {
+    for Candidate { id, facts, .. } in candidates(ctx.conn, Some(ids), None)? {
         if out.len() == BATCH {
             break;
         }

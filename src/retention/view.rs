@@ -67,7 +67,9 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
     let mut by_policy: std::collections::BTreeMap<String, RetentionCounts> = Default::default();
     let mut totals = RetentionCounts::default();
     let mut next_due = None;
-    for c in candidates(conn, None)? {
+    // Every request not shredded: what is scheduled and held counts too. An auditor's call;
+    // the sweeper's gauge counts only what is due (`shred::all_due`).
+    for c in candidates(conn, None, None)? {
         // Without a retention in force nothing is due, but holds still count.
         let d = match &policy {
             Some((_, retention)) => due(&c.facts, retention),

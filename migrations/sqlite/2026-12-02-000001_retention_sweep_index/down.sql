@@ -1,0 +1,1 @@
+DROP INDEX requests_unshredded_by_receipt;
