@@ -1,4 +1,4 @@
 -- The retention sweep reads, every minute, only the requests not yet shredded that were
 -- received before now minus the policy's shorter retention period (src/retention/shred.rs,
--- `Cutoff`): the requests still inside their retention, most of a ledger's, are not read.
-CREATE INDEX requests_unshredded_by_receipt ON requests (received_at) WHERE shredded_entry IS NULL;
+-- `Page`): the requests still inside their retention, most of a ledger's, are not read.
+CREATE INDEX requests_unshredded_by_receipt ON requests (received_at, id) WHERE shredded_entry IS NULL;
