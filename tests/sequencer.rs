@@ -441,3 +441,81 @@ async fn a_migration_run_that_fails_part_way_leaves_no_part_of_the_schema() {
     let left: Count = diesel::sql_query(probe).get_result(&mut conn).unwrap();
     assert_eq!(left.n, 0, "tables of a failed migration run were left behind");
 }
+
+/// The reads under the head lock and the sweeper's that grow with the ledger stay on their
+/// indexes while `requests` has no statistics (a table grown since its last `ANALYZE`, or
+/// never analysed: autovacuum looks at a database about once a minute). Without them
+/// PostgreSQL expects one row in 200 to match each equality and a third to match a range, and
+/// rule V12's batch read (`order_sha256 = ANY(…)` for 28 digests) and the retention sweep (every
+/// closed request) scanned the whole table: half the submit phase's speed in a load replay.
+/// Counted by the backend's own `pg_stat_xact_user_tables` inside one transaction: rows read,
+/// so that walking a whole index in its order (to avoid a sort) counts as much as a scan. SQLite has
+/// no such planner statistics to lack: PostgreSQL only.
+#[tokio::test]
+async fn reads_that_grow_with_the_ledger_use_their_indexes_before_any_analyze() {
+    if !common::is_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::fresh_database_url(dir.path());
+    let mut conn = store::establish(&url).unwrap();
+    store::migrate(&mut conn).unwrap();
+    // 60,000 requests of a realistic width, closed, received in 2026, with distinct orders;
+    // autovacuum kept away so that no statistics appear while the test runs.
+    diesel::sql_query("ALTER TABLE requests SET (autovacuum_enabled = false)")
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query(
+        "INSERT INTO requests (id, authority_id, officer, instrument, country, emergency, status, \
+         order_sha256, policy_sha256, received_at, due_at, data_categories, identifiers, failed_rules, \
+         request_sha256) \
+         SELECT md5(i::text) || '-' || i, 'court-' || (i % 83), md5('o' || i) || md5('p' || i), 'court_order', 'DE', \
+                false, 'disclosed', encode(sha256(i::text::bytea), 'hex'), md5('policy') || md5('policy'), \
+                '2026-06-01T00:00:00.000Z', '2026-06-08T00:00:00.000Z', '[\"ip_address\",\"phone_number\"]', 2, '[]', \
+                md5('r' || i) || md5('s' || i) \
+         FROM generate_series(1, 60000) AS i",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    #[derive(QueryableByName)]
+    struct Read {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rows: i64,
+    }
+    // Rows of `requests` read so far in this transaction, by sequential and by index scans.
+    let rows_read = |conn: &mut store::DbConnection| -> i64 {
+        let r: Read = diesel::sql_query(
+            "SELECT seq_tup_read + COALESCE(idx_tup_fetch, 0) AS rows FROM pg_stat_xact_user_tables \
+             WHERE relname = 'requests'",
+        )
+        .get_result(conn)
+        .unwrap();
+        r.rows
+    };
+    let digests: Vec<String> = (0..28).map(|i| format!("{:064x}", 7 * i + 3)).collect();
+    let wanted: Vec<(&str, &str, &str, Option<&str>)> = digests
+        .iter()
+        .map(|d| ("court-1", "k1", d.as_str(), Some("court-1")))
+        .collect();
+    conn.transaction::<_, StoreError, _>(|conn| {
+        let before = rows_read(conn);
+        disclosure_ledger::authorities::load_many_with_key_and_order_uses(conn, &wanted)?;
+        let after_v12 = rows_read(conn);
+        assert!(
+            after_v12 - before < 100,
+            "rule V12's batch read read {} rows",
+            after_v12 - before
+        );
+
+        use disclosure_ledger::retention::shred::{candidates, Page};
+        let page = Page {
+            cutoff: "2025-01-01T00:00:00.000Z".into(),
+            after: (String::new(), String::new()),
+        };
+        assert!(candidates(conn, None, Some(&page))?.is_empty());
+        let read = rows_read(conn) - after_v12;
+        assert!(read < 100, "the retention sweep read {read} rows for none due");
+        Ok(())
+    })
+    .unwrap();
+}
