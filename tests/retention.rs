@@ -446,3 +446,67 @@ async fn verify_tells_a_salt_lost_without_a_shredding_entry_from_one_retention_d
         );
     }
 }
+
+/// The sweep reads candidates a page at a time, oldest receipt first: every request due is
+/// found once across pages, a limit stops the read, and when `after_gag` is the shorter period
+/// a delayed notification received inside `after_closure` is still found when its gag and
+/// grace have ended. Read at instants ahead of the clock, with a sweeper that does not run.
+#[tokio::test]
+async fn the_sweep_finds_each_due_request_once_across_its_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::fresh_database_url(dir.path());
+    let policy = short_retention("1d", "1s");
+    let app = common::spawn_with(dir, db, move |s| {
+        s.policy = Some(policy);
+        s.sweep_interval = Duration::from_secs(3600);
+    })
+    .await;
+    let c = court(&app).await;
+    let reviewer = app.token(Role::Reviewer);
+    let mut closed = Vec::new();
+    for i in 0..5 {
+        let (id, _) = disclosed(&app, &c, &format!("paged-{i}")).await;
+        let (status, body) = act(&app, &reviewer, &id, "notification", json!({ "action": "send" })).await;
+        assert_eq!(status, 200, "{body}");
+        closed.push(id);
+    }
+    let (gagged, _) = disclosed(&app, &c, "paged-gagged").await;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let (status, body) = act(
+        &app,
+        &reviewer,
+        &gagged,
+        "notification",
+        json!({ "action": "delay", "until": until.to_rfc3339(), "basis": "non-disclosure order" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    use disclosure_ledger::retention::shred::due_in_pages;
+    let mut conn = disclosure_ledger::store::establish(&app.database_url).unwrap();
+    // An hour on: the gag and its grace are over, the closed requests are a day from due.
+    let hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    for page in [1, 2, 1000] {
+        assert_eq!(
+            due_in_pages(&mut conn, hour, usize::MAX, page).unwrap(),
+            vec![gagged.clone()]
+        );
+    }
+    // Two days on: all six, each once, closed ones in the order they were received.
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    for page in [1, 2, 4, 1000] {
+        let mut due = due_in_pages(&mut conn, later, usize::MAX, page).unwrap();
+        assert_eq!(due.len(), 6, "page of {page}: {due:?}");
+        let mut sorted = due.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 6, "page of {page}: a request twice: {due:?}");
+        due.retain(|id| id != &gagged);
+        assert_eq!(due, closed, "page of {page}");
+        assert_eq!(
+            due_in_pages(&mut conn, later, 3, page).unwrap().len(),
+            3,
+            "limit, page of {page}"
+        );
+    }
+}

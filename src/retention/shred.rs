@@ -85,8 +85,9 @@ struct CandidateRow {
 /// minute of every closed request, and a read per request grew with the ledger (at 85,000
 /// closed requests, 250,000 reads a minute on the connections that serve the API).
 /// `marks` are the bind markers of the `only` ids (`$1 …` on PostgreSQL, `?` on SQLite);
-/// `page`, the markers of a [`Page`]'s cutoff and of the `(received_at, id)` it starts after.
-fn candidates_sql(marks: &[String], page: Option<[&str; 3]>) -> String {
+/// `page`, the markers of a [`Page`]'s bounds on `received_at` and of the `(received_at, id)`
+/// it starts after, and the page's shape.
+fn candidates_sql(marks: &[String], page: Option<([&str; 4], &Page)>) -> String {
     let quoted = |kinds: &[&str]| kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
     let mut sql = format!(
         "SELECT r.id, r.received_at, r.status, r.notification, r.emergency, r.legal_hold, r.policy_sha256, \
@@ -106,37 +107,67 @@ fn candidates_sql(marks: &[String], page: Option<[&str; 3]>) -> String {
         // the table's statistics say: with none (a table grown since its last `ANALYZE`)
         // PostgreSQL expects a third of the rows to match the cutoff and, without the order
         // and the limit, scanned the whole table (370 ms a sweep at 91,000 requests).
-        Some([cutoff, received, id]) => sql.push_str(&format!(
-            " AND r.received_at <= {cutoff} AND (r.received_at, r.id) > ({received}, {id}) \
-             ORDER BY r.received_at, r.id LIMIT {PAGE}"
+        Some(([cutoff, lower, received, id], p)) => sql.push_str(&format!(
+            " AND r.received_at <= {cutoff} AND r.received_at > {lower} \
+             AND (r.received_at, r.id) > ({received}, {id}){delayed} \
+             ORDER BY r.received_at, r.id LIMIT {size}",
+            // Spelled out, so that PostgreSQL matches `requests_delayed_unshredded_by_receipt`.
+            delayed = if p.delayed_only {
+                " AND r.notification = 'delayed'"
+            } else {
+                ""
+            },
+            size = p.size,
         )),
         None => sql.push_str(" ORDER BY r.id"),
     }
     sql
 }
 
-/// Candidates read per statement by [`all_due`].
-const PAGE: usize = 1000;
+/// Candidates read per statement by the sweep.
+pub const PAGE: usize = 1000;
 
-/// Only requests received at or before this instant (RFC 3339, as stored) can be due: a
-/// request's retention runs from its last change (`after_closure`) or from the end of a delay
-/// of its notification (`after_gag`), both later than its receipt (a delay must end in the
-/// future). So the sweep reads the requests received before `now` minus the shorter period,
-/// through the partial index `requests_unshredded_by_receipt`, a page at a time, not every closed request of the
-/// ledger: the requests still inside their retention, most of a ledger's, are never read.
+/// One statement's worth of the sweep's read, in the order of a partial index on
+/// `(received_at, id)` of the requests not shredded, with a limit, so that the planner walks
+/// the index whatever the table's statistics say.
+///
+/// Only a request received long enough ago can be due: retention runs from its last change
+/// (`after_closure`) or, while its notification is delayed, from the end of the delay
+/// (`after_gag`), and both come after its receipt (a delay must end in the future). So the
+/// sweep reads the requests received by `now - after_closure` (`requests_unshredded_by_receipt`)
+/// and, when `after_gag` is the shorter period, the delayed ones received after that and by
+/// `now - after_gag` (`requests_delayed_unshredded_by_receipt`): what is old and not yet
+/// forgotten, not every closed request of the ledger.
 pub struct Page {
-    /// Received at or before this instant.
+    /// Received at or before this instant (RFC 3339, as stored).
     pub cutoff: String,
+    /// Received strictly after this instant; empty for no bound.
+    pub lower: String,
+    /// Only requests whose notification is delayed.
+    pub delayed_only: bool,
     /// Strictly after this `(received_at, id)`; empty strings for the first page.
     pub after: (String, String),
+    /// Rows at most.
+    pub size: usize,
 }
 
 impl Page {
-    pub fn first_due_at(now: DateTime<Utc>, retention: &LedgerRetention) -> Self {
-        Page {
-            cutoff: format_time(now - retention.after_closure().min(retention.after_gag())),
+    /// The first page of each range the sweep reads at `now` (see [`Page`]).
+    pub fn first_due_at(now: DateTime<Utc>, retention: &LedgerRetention, size: usize) -> Vec<Page> {
+        let closure = format_time(now - retention.after_closure());
+        let gag = format_time(now - retention.after_gag());
+        let page = |cutoff: String, lower: String, delayed_only: bool| Page {
+            cutoff,
+            lower,
+            delayed_only,
             after: (String::new(), String::new()),
+            size,
+        };
+        let mut pages = vec![page(closure.clone(), String::new(), false)];
+        if gag > closure {
+            pages.push(page(gag, closure, true));
         }
+        pages
     }
 }
 
@@ -155,8 +186,8 @@ pub fn candidates(
         DbConnection::Postgresql(c) => {
             let marks: Vec<String> = (1..=only.len()).map(|i| format!("${i}")).collect();
             let n = only.len();
-            let page_marks = [n + 1, n + 2, n + 3].map(|i| format!("${i}"));
-            let sql = candidates_sql(&marks, page.map(|_| page_marks.each_ref().map(String::as_str)));
+            let page_marks = [n + 1, n + 2, n + 3, n + 4].map(|i| format!("${i}"));
+            let sql = candidates_sql(&marks, page.map(|p| (page_marks.each_ref().map(String::as_str), p)));
             let mut q = diesel::sql_query(sql).into_boxed();
             for id in only {
                 q = q.bind::<diesel::sql_types::Text, _>(id);
@@ -164,13 +195,14 @@ pub fn candidates(
             if let Some(p) = page {
                 q = q
                     .bind::<diesel::sql_types::Text, _>(&p.cutoff)
+                    .bind::<diesel::sql_types::Text, _>(&p.lower)
                     .bind::<diesel::sql_types::Text, _>(&p.after.0)
                     .bind::<diesel::sql_types::Text, _>(&p.after.1);
             }
             q.load(c)?
         }
         DbConnection::Sqlite(c) => {
-            let sql = candidates_sql(&vec!["?".to_string(); only.len()], page.map(|_| ["?"; 3]));
+            let sql = candidates_sql(&vec!["?".to_string(); only.len()], page.map(|p| (["?"; 4], p)));
             let mut q = diesel::sql_query(sql).into_boxed();
             for id in only {
                 q = q.bind::<diesel::sql_types::Text, _>(id);
@@ -178,6 +210,7 @@ pub fn candidates(
             if let Some(p) = page {
                 q = q
                     .bind::<diesel::sql_types::Text, _>(&p.cutoff)
+                    .bind::<diesel::sql_types::Text, _>(&p.lower)
                     .bind::<diesel::sql_types::Text, _>(&p.after.0)
                     .bind::<diesel::sql_types::Text, _>(&p.after.1);
             }
@@ -215,34 +248,49 @@ pub fn candidates(
 /// operation re-checks only these and holds the lock for what it shreds, not for every
 /// closed request.
 pub fn due_now(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-    let mut due = all_due(conn, now)?;
-    due.truncate(BATCH);
-    Ok(due)
+    due_in_pages(conn, now, BATCH, PAGE)
 }
 
-/// Every request past its retention at `now` and not yet shredded, in id order: read through
-/// [`Page`]s, so it costs what is old, not what the ledger holds.
+/// Every request past its retention at `now` and not yet shredded.
 pub fn all_due(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    due_in_pages(conn, now, usize::MAX, PAGE)
+}
+
+/// The requests past their retention at `now` and not yet shredded, at most `limit`, read
+/// `page` candidates per statement through [`Page`]s (oldest receipt first, within each of
+/// its ranges), so that the read costs what is old, not what the ledger holds.
+pub fn due_in_pages(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    limit: usize,
+    page: usize,
+) -> Result<Vec<String>, StoreError> {
     let Some((_, retention)) = policy_retention(conn)? else {
         return Ok(Vec::new());
     };
-    let mut page = Page::first_due_at(now, &retention);
     let mut out = Vec::new();
-    loop {
-        let read = candidates(conn, None, Some(&page))?;
-        let full = read.len() == PAGE;
-        if let Some(last) = read.last() {
-            page.after = (last.received_at.clone(), last.id.clone());
-        }
-        out.extend(
-            read.into_iter()
-                .filter(|c| matches!(due(&c.facts, &retention), Due::At(at) if at <= now))
-                .map(|c| c.id),
-        );
-        if !full {
-            return Ok(out);
+    for mut p in Page::first_due_at(now, &retention, page.max(1)) {
+        loop {
+            if out.len() >= limit {
+                return Ok(out);
+            }
+            let read = candidates(conn, None, Some(&p))?;
+            let full = read.len() == p.size;
+            if let Some(last) = read.last() {
+                p.after = (last.received_at.clone(), last.id.clone());
+            }
+            out.extend(
+                read.into_iter()
+                    .filter(|c| matches!(due(&c.facts, &retention), Due::At(at) if at <= now))
+                    .map(|c| c.id)
+                    .take(limit - out.len()),
+            );
+            if !full {
+                break;
+            }
         }
     }
+    Ok(out)
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, StoreError> {

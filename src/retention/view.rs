@@ -59,7 +59,7 @@ fn bump(c: &mut RetentionCounts, d: &Due, now: chrono::DateTime<Utc>) {
     }
 }
 
-/// The retention status now; also what the sweeper puts in its gauge.
+/// The retention status now.
 pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
     let now = Utc::now();
     let policy = policy_retention(conn)?;
@@ -68,7 +68,8 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
     let mut totals = RetentionCounts::default();
     let mut next_due = None;
     // Every request not shredded: what is scheduled and held counts too. An auditor's call;
-    // the sweeper's gauge counts only what is due (`shred::all_due`).
+    // the sweeper's gauge counts only what is due (`shred::all_due`, which reads only
+    // what may be).
     for c in candidates(conn, None, None)? {
         // Without a retention in force nothing is due, but holds still count.
         let d = match &policy {

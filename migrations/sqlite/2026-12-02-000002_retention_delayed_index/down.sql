@@ -1,0 +1,1 @@
+DROP INDEX requests_delayed_unshredded_by_receipt;
