@@ -182,39 +182,37 @@ pub fn candidates(
         return Ok(Vec::new());
     }
     let only = only.unwrap_or_default();
+    // The ids, then the page's bounds: the order of the markers in `candidates_sql`.
+    let mut values: Vec<&str> = only.iter().map(String::as_str).collect();
+    if let Some(p) = page {
+        values.extend([
+            p.cutoff.as_str(),
+            p.lower.as_str(),
+            p.after.0.as_str(),
+            p.after.1.as_str(),
+        ]);
+    }
+    // One body for both backends' boxed queries, whose types differ.
+    macro_rules! load_with_values {
+        ($c:expr, $sql:expr) => {{
+            let mut q = diesel::sql_query($sql).into_boxed();
+            for v in &values {
+                q = q.bind::<diesel::sql_types::Text, _>(*v);
+            }
+            q.load($c)?
+        }};
+    }
     let rows: Vec<CandidateRow> = match conn {
         DbConnection::Postgresql(c) => {
             let marks: Vec<String> = (1..=only.len()).map(|i| format!("${i}")).collect();
             let n = only.len();
             let page_marks = [n + 1, n + 2, n + 3, n + 4].map(|i| format!("${i}"));
             let sql = candidates_sql(&marks, page.map(|p| (page_marks.each_ref().map(String::as_str), p)));
-            let mut q = diesel::sql_query(sql).into_boxed();
-            for id in only {
-                q = q.bind::<diesel::sql_types::Text, _>(id);
-            }
-            if let Some(p) = page {
-                q = q
-                    .bind::<diesel::sql_types::Text, _>(&p.cutoff)
-                    .bind::<diesel::sql_types::Text, _>(&p.lower)
-                    .bind::<diesel::sql_types::Text, _>(&p.after.0)
-                    .bind::<diesel::sql_types::Text, _>(&p.after.1);
-            }
-            q.load(c)?
+            load_with_values!(c, sql)
         }
         DbConnection::Sqlite(c) => {
             let sql = candidates_sql(&vec!["?".to_string(); only.len()], page.map(|p| (["?"; 4], p)));
-            let mut q = diesel::sql_query(sql).into_boxed();
-            for id in only {
-                q = q.bind::<diesel::sql_types::Text, _>(id);
-            }
-            if let Some(p) = page {
-                q = q
-                    .bind::<diesel::sql_types::Text, _>(&p.cutoff)
-                    .bind::<diesel::sql_types::Text, _>(&p.lower)
-                    .bind::<diesel::sql_types::Text, _>(&p.after.0)
-                    .bind::<diesel::sql_types::Text, _>(&p.after.1);
-            }
-            q.load(c)?
+            load_with_values!(c, sql)
         }
     };
     rows.into_iter()
