@@ -63,7 +63,7 @@ enum Command {
         #[arg(long, env = "POLICY")]
         policy: Option<PathBuf>,
         /// Seconds between runs of the time-driven transitions (order expiry, emergency
-        /// validation window).
+        /// validation window) and of retention's shredding.
         #[arg(long, env = "SWEEP_SECS", default_value_t = 60)]
         sweep_secs: u64,
         /// Writes and expensive reads per second per token subject (0: no limit).

@@ -67,7 +67,7 @@ pub fn status(conn: &mut DbConnection) -> Result<RetentionStatus, StoreError> {
     let mut by_policy: std::collections::BTreeMap<String, RetentionCounts> = Default::default();
     let mut totals = RetentionCounts::default();
     let mut next_due = None;
-    // Every request not shredded: what is scheduled and held counts too. An auditor's call;
+    // Every closed or held request not shredded: what is scheduled counts too. An auditor's call;
     // the sweeper's gauge counts only what is due (`shred::all_due`, which reads only
     // what may be).
     for c in candidates(conn, None, None)? {
